@@ -1,0 +1,292 @@
+// Package proctest runs test roles in real child processes: the test binary
+// re-executed with a marker in its environment.
+//
+// A test package registers its roles and hands control to Main from TestMain:
+//
+//	func TestMain(m *testing.M) {
+//		proctest.Register("incr", incrRole)
+//		proctest.Main(m)
+//	}
+//
+// Start runs a role in one child, Run in n children; a child's stdout is
+// read line by line so a test can wait for a cue ("holding") and SIGKILL the
+// child at exactly that moment. Children get their timeout from the test's
+// deadline; a child still running at the end is sent SIGQUIT (so it dumps
+// its goroutines) and then killed, and the test fails.
+//
+// CheckShm snapshots /dev/shm and fails the test if it does not end as it
+// started.
+package proctest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const (
+	envRole = "MULTIPROC_TEST_ROLE"
+	envArgs = "MULTIPROC_TEST_ARGS"
+	envIdx  = "MULTIPROC_TEST_INDEX"
+)
+
+// A Role is the body of a child process. Its args are those given to Start;
+// returning an error exits with status 1 after printing it to stderr.
+type Role func(args []string) error
+
+var roles = map[string]Role{}
+
+// Register makes role runnable in children under name. Call it before Main.
+func Register(name string, role Role) {
+	if _, dup := roles[name]; dup {
+		panic("proctest: role registered twice: " + name)
+	}
+	roles[name] = role
+}
+
+// Main runs the role named in the environment and exits, or, in the parent,
+// runs the tests.
+func Main(m *testing.M) {
+	if name, ok := os.LookupEnv(envRole); ok {
+		os.Exit(runRole(name))
+	}
+	os.Exit(m.Run())
+}
+
+// IsChild reports whether this process is a proctest child.
+func IsChild() bool { _, ok := os.LookupEnv(envRole); return ok }
+
+// Index is this child's index among the children of one Run (0 for Start).
+func Index() int {
+	var i int
+	fmt.Sscan(os.Getenv(envIdx), &i)
+	return i
+}
+
+func runRole(name string) int {
+	role, ok := roles[name]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "proctest: no role %q\n", name)
+		return 3
+	}
+	var args []string
+	if a := os.Getenv(envArgs); a != "" {
+		args = strings.Split(a, "\x1f")
+	}
+	if err := role(args); err != nil {
+		fmt.Fprintf(os.Stderr, "proctest: role %s: %v\n", name, err)
+		return 1
+	}
+	return 0
+}
+
+// Child is one running child process.
+type Child struct {
+	t      testing.TB
+	Role   string
+	cmd    *exec.Cmd
+	lines  chan string
+	stderr strings.Builder
+	errMu  sync.Mutex
+	done   chan struct{}
+	err    error
+	out    []string
+	outMu  sync.Mutex
+}
+
+// Start runs role in a child process with args.
+func Start(t testing.TB, role string, args ...string) *Child {
+	return start(t, role, 0, args)
+}
+
+func start(t testing.TB, role string, idx int, args []string) *Child {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), envRole+"="+role, envArgs+"="+strings.Join(args, "\x1f"), fmt.Sprintf("%s=%d", envIdx, idx))
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Child{t: t, Role: role, cmd: cmd, lines: make(chan string, 1024), done: make(chan struct{})}
+	cmd.Stderr = writerFunc(func(p []byte) (int, error) {
+		c.errMu.Lock()
+		defer c.errMu.Unlock()
+		return c.stderr.Write(p)
+	})
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			c.outMu.Lock()
+			c.out = append(c.out, line)
+			c.outMu.Unlock()
+			select {
+			case c.lines <- line:
+			default:
+			}
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	go func() {
+		<-readDone
+		c.err = cmd.Wait()
+		close(c.lines)
+		close(c.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-c.done:
+			return
+		default:
+		}
+		c.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-c.done:
+		case <-time.After(2 * time.Second):
+			c.cmd.Process.Kill()
+			<-c.done
+		}
+		t.Errorf("child %s (pid %d) still running at the end of the test; stderr:\n%s", role, c.Pid(), c.Stderr())
+	})
+	return c
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// Pid is the child's process id.
+func (c *Child) Pid() int { return c.cmd.Process.Pid }
+
+// Stderr returns what the child wrote to stderr so far.
+func (c *Child) Stderr() string {
+	c.errMu.Lock()
+	defer c.errMu.Unlock()
+	return c.stderr.String()
+}
+
+// Output returns the lines the child printed to stdout so far.
+func (c *Child) Output() []string {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	return slices.Clone(c.out)
+}
+
+// WaitLine blocks until the child prints a line starting with prefix and
+// returns it. It fails the test if the child exits first or the test's
+// deadline (or 30 s without one) passes.
+func (c *Child) WaitLine(prefix string) string {
+	c.t.Helper()
+	timeout := time.After(timeoutFor(c.t))
+	for {
+		select {
+		case line, ok := <-c.lines:
+			if !ok {
+				c.t.Fatalf("child %s exited before printing %q: %v\nstderr:\n%s", c.Role, prefix, c.err, c.Stderr())
+			}
+			if strings.HasPrefix(line, prefix) {
+				return line
+			}
+		case <-timeout:
+			c.cmd.Process.Signal(syscall.SIGQUIT)
+			c.t.Fatalf("child %s did not print %q in time", c.Role, prefix)
+		}
+	}
+}
+
+// Kill sends SIGKILL and waits for the child to be reaped.
+func (c *Child) Kill() {
+	c.cmd.Process.Kill()
+	<-c.done
+}
+
+// Signal sends sig to the child.
+func (c *Child) Signal(sig os.Signal) error { return c.cmd.Process.Signal(sig) }
+
+// Wait waits for the child to exit and returns its error (nil for exit 0).
+// It fails the test if the child outlives the test's deadline.
+func (c *Child) Wait() error {
+	c.t.Helper()
+	select {
+	case <-c.done:
+		return c.err
+	case <-time.After(timeoutFor(c.t)):
+		c.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-c.done:
+		case <-time.After(2 * time.Second):
+			c.cmd.Process.Kill()
+			<-c.done
+		}
+		c.t.Fatalf("child %s (pid %d) hung; stderr:\n%s", c.Role, c.Pid(), c.Stderr())
+		return nil
+	}
+}
+
+// MustSucceed waits for the child and fails the test unless it exited 0.
+func (c *Child) MustSucceed() {
+	c.t.Helper()
+	if err := c.Wait(); err != nil {
+		c.t.Fatalf("child %s (pid %d): %v\nstderr:\n%s", c.Role, c.Pid(), err, c.Stderr())
+	}
+}
+
+// Run starts n children of role (child i sees Index() == i) and waits for
+// all of them, failing the test if any fails.
+func Run(t testing.TB, n int, role string, args ...string) []*Child {
+	t.Helper()
+	cs := StartN(t, n, role, args...)
+	for _, c := range cs {
+		c.MustSucceed()
+	}
+	return cs
+}
+
+// StartN starts n children of role without waiting.
+func StartN(t testing.TB, n int, role string, args ...string) []*Child {
+	t.Helper()
+	cs := make([]*Child, n)
+	for i := range cs {
+		cs[i] = start(t, role, i, args)
+	}
+	return cs
+}
+
+func timeoutFor(t testing.TB) time.Duration {
+	if d, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
+		if dl, ok := d.Deadline(); ok {
+			if left := time.Until(dl) - 5*time.Second; left > time.Second {
+				return left
+			}
+			return time.Second
+		}
+	}
+	return 60 * time.Second
+}
+
+// Context returns a context that ends at the test's deadline (less a
+// margin), or after 60 s.
+func Context(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), timeoutFor(t))
+	t.Cleanup(cancel)
+	return ctx
+}

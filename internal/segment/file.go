@@ -1,0 +1,272 @@
+package segment
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strconv"
+	"sync"
+
+	"github.com/edsrzf/mmap-go"
+	"golang.org/x/sys/unix"
+)
+
+// File is one open, mapped object file. It holds a shared flock on the file
+// from Create or Open until Close.
+type File struct {
+	Name    string // file name in Dir, e.g. "mpgo_lock_…" or "sem.foo"
+	Created bool   // this File created the object
+	Dev     uint64 // device and inode identify the object within the machine
+	Ino     uint64
+	UID     uint32
+
+	data mmap.MMap
+	fd   *os.File
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Bytes returns the mapped file contents. It stays valid until Close.
+func (f *File) Bytes() []byte { return f.data }
+
+// Size is the file size in bytes.
+func (f *File) Size() int { return len(f.data) }
+
+// Path is the file's path.
+func (f *File) Path() string { return Path(f.Name) }
+
+// Fd returns the file descriptor (for flock and xattrs).
+func (f *File) Fd() int { return int(f.fd.Fd()) }
+
+// CreateOptions tunes Create.
+type CreateOptions struct {
+	Mode os.FileMode // permission bits; 0 means 0600
+}
+
+// Create makes the file Dir/file of size bytes, calls initialise on its
+// mapped bytes, and only then publishes it under its name. It fails with
+// an error wrapping fs.ErrExist when the name is taken, and ErrNoSpace when
+// /dev/shm cannot hold size bytes.
+func Create(file string, size int, opt CreateOptions, initialise func([]byte) error) (*File, error) {
+	path := Path(file)
+	if size <= 0 {
+		return nil, &fs.PathError{Op: "create", Path: path, Err: fmt.Errorf("size %d: must be positive", size)}
+	}
+	mode := opt.Mode.Perm()
+	if mode == 0 {
+		mode = 0o600
+	}
+	fd, err := unix.Open(Dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, uint32(mode))
+	if err != nil {
+		return nil, &fs.PathError{Op: "create", Path: path, Err: err}
+	}
+	osf := os.NewFile(uintptr(fd), path)
+	fail := func(op string, err error) (*File, error) {
+		osf.Close()
+		return nil, &fs.PathError{Op: op, Path: path, Err: err}
+	}
+	// umask applied to O_TMPFILE's mode; set exactly what was asked.
+	if err := unix.Fchmod(fd, uint32(mode)); err != nil {
+		return fail("chmod", err)
+	}
+	// Hold our liveness lock before the name exists, so no sweeper ever
+	// sees the published file unheld.
+	if err := flockRetry(fd, unix.LOCK_SH); err != nil {
+		return fail("flock", err)
+	}
+	if err := unix.Fallocate(fd, 0, 0, int64(size)); err != nil {
+		if err == unix.ENOSPC || err == unix.EFBIG {
+			return fail("create", fmt.Errorf("%w: %d bytes asked, %s free", ErrNoSpace, size, freeSpace()))
+		}
+		return fail("fallocate", err)
+	}
+	data, err := mmap.MapRegion(osf, size, mmap.RDWR, 0, 0)
+	if err != nil {
+		return fail("mmap", err)
+	}
+	f := &File{Name: file, Created: true, data: data, fd: osf}
+	if err := f.stat(); err != nil {
+		f.Close()
+		return nil, &fs.PathError{Op: "fstat", Path: path, Err: err}
+	}
+	if initialise != nil {
+		if err := initialise(data); err != nil {
+			f.Close()
+			return nil, &fs.PathError{Op: "create", Path: path, Err: err}
+		}
+	}
+	if err := unix.Msync(data, unix.MS_SYNC); err != nil {
+		// tmpfs: a no-op, kept as the publication barrier in words.
+		_ = err
+	}
+	// Publish: linkat never replaces an existing name.
+	err = unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), unix.AT_FDCWD, path, unix.AT_SYMLINK_FOLLOW)
+	if err != nil {
+		f.Close()
+		if err == unix.EEXIST {
+			return nil, &fs.PathError{Op: "create", Path: path, Err: fs.ErrExist}
+		}
+		return nil, &fs.PathError{Op: "link", Path: path, Err: err}
+	}
+	return f, nil
+}
+
+// OpenOptions tunes Open.
+type OpenOptions struct {
+	AllowForeignOwner bool // accept a file owned by another user
+	MinSize           int  // refuse smaller files with ErrTooSmall semantics
+}
+
+// Open maps the existing file Dir/file. It refuses symlinks, non-regular
+// files, files owned by another user (unless allowed) and empty files. A
+// missing name is an error wrapping fs.ErrNotExist.
+func Open(file string, opt OpenOptions) (*File, error) {
+	path := Path(file)
+	for attempt := 0; ; attempt++ {
+		f, retry, err := openOnce(file, path, opt)
+		if retry && attempt < 10 {
+			continue
+		}
+		return f, err
+	}
+}
+
+func openOnce(file, path string, opt OpenOptions) (f *File, retry bool, err error) {
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		switch err {
+		case unix.ENOENT:
+			return nil, false, &fs.PathError{Op: "open", Path: path, Err: fs.ErrNotExist}
+		case unix.ELOOP:
+			return nil, false, &fs.PathError{Op: "open", Path: path, Err: errors.New("is a symbolic link; refusing to follow it")}
+		case unix.EACCES, unix.EPERM:
+			return nil, false, &fs.PathError{Op: "open", Path: path, Err: fs.ErrPermission}
+		}
+		return nil, false, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	osf := os.NewFile(uintptr(fd), path)
+	fail := func(err error) (*File, bool, error) {
+		osf.Close()
+		return nil, false, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fail(err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return fail(errors.New("not a regular file"))
+	}
+	if st.Uid != uint32(os.Geteuid()) && !opt.AllowForeignOwner {
+		return fail(fmt.Errorf("%w (uid %d); opt in to open it", ErrForeignOwner, st.Uid))
+	}
+	// A sweeper removes a file only while holding it exclusively; once our
+	// shared lock is granted, check that the name still means this inode.
+	if err := flockRetry(fd, unix.LOCK_SH); err != nil {
+		return fail(err)
+	}
+	var now unix.Stat_t
+	if err := unix.Stat(path, &now); err != nil || now.Ino != st.Ino || now.Dev != st.Dev {
+		osf.Close()
+		if err != nil && err != unix.ENOENT {
+			return nil, false, &fs.PathError{Op: "open", Path: path, Err: err}
+		}
+		return nil, true, &fs.PathError{Op: "open", Path: path, Err: fs.ErrNotExist}
+	}
+	size := st.Size
+	if size == 0 {
+		return fail(errors.New("empty file"))
+	}
+	if size < int64(opt.MinSize) {
+		return fail(fmt.Errorf("%d bytes, too short for this object (needs %d)", size, opt.MinSize))
+	}
+	if size > 1<<46 {
+		return fail(fmt.Errorf("%d bytes: implausible size", size))
+	}
+	data, err := mmap.MapRegion(osf, int(size), mmap.RDWR, 0, 0)
+	if err != nil {
+		return fail(err)
+	}
+	return &File{Name: file, data: data, fd: osf, Dev: st.Dev, Ino: st.Ino, UID: st.Uid}, false, nil
+}
+
+func (f *File) stat() error {
+	var st unix.Stat_t
+	if err := unix.Fstat(f.Fd(), &st); err != nil {
+		return err
+	}
+	f.Dev, f.Ino, f.UID = st.Dev, st.Ino, st.Uid
+	return nil
+}
+
+// Close unmaps the file and drops the liveness lock. Using Bytes after
+// Close faults. Close is idempotent.
+func (f *File) Close() error {
+	f.closeOnce.Do(func() {
+		var errs []error
+		if f.data != nil {
+			errs = append(errs, f.data.Unmap())
+		}
+		errs = append(errs, f.fd.Close())
+		f.closeErr = errors.Join(errs...)
+	})
+	return f.closeErr
+}
+
+// Unlink removes the file's name if it still names this object; mappings
+// stay valid until they are closed.
+func (f *File) Unlink() error {
+	var st unix.Stat_t
+	path := f.Path()
+	if err := unix.Stat(path, &st); err != nil {
+		return &fs.PathError{Op: "unlink", Path: path, Err: fs.ErrNotExist}
+	}
+	if st.Ino != f.Ino || st.Dev != f.Dev {
+		// Someone else's object took the name after ours was removed.
+		return &fs.PathError{Op: "unlink", Path: path, Err: fs.ErrNotExist}
+	}
+	return Unlink(f.Name)
+}
+
+// Unlink removes Dir/file.
+func Unlink(file string) error {
+	path := Path(file)
+	if err := unix.Unlink(path); err != nil {
+		if err == unix.ENOENT {
+			return &fs.PathError{Op: "unlink", Path: path, Err: fs.ErrNotExist}
+		}
+		return &fs.PathError{Op: "unlink", Path: path, Err: err}
+	}
+	return nil
+}
+
+func flockRetry(fd, how int) error {
+	for {
+		err := unix.Flock(fd, how)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+func freeSpace() string {
+	var s unix.Statfs_t
+	if err := unix.Statfs(Dir, &s); err != nil {
+		return "unknown"
+	}
+	return formatBytes(uint64(s.Bavail) * uint64(s.Bsize))
+}
+
+func formatBytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,113 @@
+package segment
+
+import (
+	"io/fs"
+	"time"
+
+	"github.com/multiproc/multiproc/internal/layout"
+	"github.com/multiproc/multiproc/internal/proc"
+	"github.com/multiproc/multiproc/internal/track"
+)
+
+// Object is an open typed object: a File whose first layout.HeaderSize bytes
+// are a validated header and whose Payload follows it.
+type Object struct {
+	*File
+	Header  layout.Header
+	Payload []byte // the bytes after the header, cache-line aligned
+}
+
+// ObjectSpec says what to create.
+type ObjectSpec struct {
+	Kind        layout.Kind
+	PayloadSize int
+	Elem        *layout.TypeInfo // element type, nil if the kind has none
+	ElemCount   uint64
+	Persistent  bool        // never tracked
+	Mode        fs.FileMode // 0 means 0600
+}
+
+// CreateObject creates the typed object named name ("" generates one): the
+// header, then initialise on the zeroed payload, all before the name is
+// published. A non-persistent object is registered with the tracker.
+func CreateObject(name string, spec ObjectSpec, initialise func(payload []byte) error) (*Object, error) {
+	var file string
+	if name == "" {
+		file = Generate(spec.Kind.ShortName())
+	} else {
+		var err error
+		if file, err = CleanName(name, ""); err != nil {
+			return nil, err
+		}
+	}
+	me := proc.Self()
+	h := layout.Header{
+		Kind:         spec.Kind,
+		PayloadSize:  uint64(spec.PayloadSize),
+		ElemCount:    spec.ElemCount,
+		CreatorPID:   uint32(me.PID),
+		CreatorStart: me.Start,
+		Created:      time.Now().UnixNano(),
+	}
+	if spec.Persistent {
+		h.Flags |= layout.FlagPersistent
+	}
+	if spec.Elem != nil {
+		h.ElemSize, h.ElemAlign, h.TypeHash = spec.Elem.Size, spec.Elem.Align, spec.Elem.Hash
+		h.SetTypeName(spec.Elem.Name)
+	}
+	f, err := Create(file, layout.HeaderSize+spec.PayloadSize, CreateOptions{Mode: spec.Mode}, func(b []byte) error {
+		if initialise != nil {
+			if err := initialise(b[layout.HeaderSize:]); err != nil {
+				return err
+			}
+		}
+		h.Encode(b)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !spec.Persistent {
+		track.Register(file)
+	}
+	return &Object{File: f, Header: h, Payload: f.Bytes()[layout.HeaderSize:]}, nil
+}
+
+// OpenObject opens the typed object name, checking that it is of kind k
+// and, when elem is not nil, holds elements of that type. A file that is
+// not a valid object fails with an error wrapping layout.ErrCorrupt; the
+// wrong kind or type with ErrKindMismatch or ErrTypeMismatch.
+func OpenObject(name string, k layout.Kind, elem *layout.TypeInfo, opt OpenOptions) (*Object, error) {
+	file, err := CleanName(name, "")
+	if err != nil {
+		return nil, err
+	}
+	if opt.MinSize < layout.HeaderSize {
+		opt.MinSize = layout.HeaderSize
+	}
+	f, err := Open(file, opt)
+	if err != nil {
+		return nil, err
+	}
+	h, err := layout.Decode(f.Bytes())
+	if err == nil {
+		err = h.Expect(file, k)
+	}
+	if err == nil && elem != nil {
+		err = h.ExpectType(file, *elem)
+	}
+	if err != nil {
+		f.Close()
+		return nil, &fs.PathError{Op: "open", Path: f.Path(), Err: err}
+	}
+	return &Object{File: f, Header: h, Payload: f.Bytes()[layout.HeaderSize : layout.HeaderSize+int(h.PayloadSize)]}, nil
+}
+
+// Remove unlinks the object's name (if it is still ours) and tells the
+// tracker it was removed on purpose.
+func (o *Object) Remove() error {
+	err := o.File.Unlink()
+	track.Unregister(o.Name)
+	return err
+}
