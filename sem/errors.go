@@ -1,0 +1,46 @@
+package sem
+
+import (
+	"errors"
+
+	"github.com/multiproc/multiproc/internal/layout"
+	"github.com/multiproc/multiproc/internal/segment"
+)
+
+// ErrOwnerDead is returned by LockContext (and the lock-taking calls of
+// RLock and Condition) when the previous owner process died holding the
+// lock. The caller now holds the lock; the state it protects may be half
+// updated. Repair it and call MarkConsistent before unlocking, or the lock
+// becomes not recoverable (pthread's EOWNERDEAD).
+var ErrOwnerDead = errors.New("sem: previous lock owner died holding the lock")
+
+// ErrNotRecoverable is returned when a lock whose dead owner's state was
+// never repaired is taken: the protected state cannot be trusted any more
+// (pthread's ENOTRECOVERABLE).
+var ErrNotRecoverable = errors.New("sem: lock not recoverable")
+
+// ErrNotOwner is returned when releasing a lock (or RLock) that the caller
+// does not hold.
+var ErrNotOwner = errors.New("sem: lock not held by caller")
+
+// ErrReleasedTooManyTimes is returned when a BoundedSemaphore is released
+// past its initial value (Python's ValueError "semaphore or lock released
+// too many times"). The semaphore is unchanged.
+var ErrReleasedTooManyTimes = errors.New("sem: semaphore released too many times")
+
+// ErrClosed is returned by operations on a closed object.
+var ErrClosed = errors.New("sem: object closed")
+
+// ErrInvalidArgument is returned for impossible arguments, such as a
+// negative semaphore value; the message names the value.
+var ErrInvalidArgument = errors.New("sem: invalid argument")
+
+// ErrInvalidName is returned for a name that cannot name an object.
+var ErrInvalidName = segment.ErrInvalidName
+
+// ErrCorrupt is returned when a file is damaged or not a multiproc object.
+var ErrCorrupt = layout.ErrCorrupt
+
+// ErrKindMismatch is returned when an object is opened as another kind,
+// such as an Event opened with OpenLock. The message names both kinds.
+var ErrKindMismatch = layout.ErrKindMismatch
