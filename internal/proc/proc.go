@@ -35,7 +35,8 @@ var (
 	self     ID
 )
 
-// Self returns the calling process's identity. It is read once.
+// Self returns the calling process's identity. It is read once; Go cannot
+// fork, so a cached identity is never inherited by another pid.
 func Self() ID {
 	selfOnce.Do(func() {
 		pid := os.Getpid()
@@ -48,9 +49,6 @@ func Self() ID {
 	})
 	return self
 }
-
-// resetSelfForChild is used nowhere but documents that Self is per process:
-// Go cannot fork, so a cached identity is never inherited by a different pid.
 
 // Stat reads the start time and the state letter of pid from
 // /proc/PID/stat. It returns an error wrapping fs.ErrNotExist when there is

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/edsrzf/mmap-go"
+	"github.com/multiproc/multiproc/internal/layout"
 	"golang.org/x/sys/unix"
 )
 
@@ -116,7 +117,7 @@ func Create(file string, size int, opt CreateOptions, initialise func([]byte) er
 // OpenOptions tunes Open.
 type OpenOptions struct {
 	AllowForeignOwner bool // accept a file owned by another user
-	MinSize           int  // refuse smaller files with ErrTooSmall semantics
+	MinSize           int  // refuse smaller files (layout.ErrCorrupt)
 }
 
 // Open maps the existing file Dir/file. It refuses symlinks, non-regular
@@ -179,7 +180,7 @@ func openOnce(file, path string, opt OpenOptions) (f *File, retry bool, err erro
 		return fail(errors.New("empty file"))
 	}
 	if size < int64(opt.MinSize) {
-		return fail(fmt.Errorf("%d bytes, too short for this object (needs %d)", size, opt.MinSize))
+		return fail(fmt.Errorf("%w: %d bytes, too short for this object (needs %d)", layout.ErrCorrupt, size, opt.MinSize))
 	}
 	if size > 1<<46 {
 		return fail(fmt.Errorf("%d bytes: implausible size", size))
