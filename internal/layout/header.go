@@ -97,10 +97,17 @@ func (h *Header) Encode(b []byte) {
 // whole file. It checks, in order: length, magic, checksum, version, header
 // size, and that the payload fits in b. It never panics on foreign bytes.
 // The kind and element type are checked by Expect.
-func Decode(b []byte) (Header, error) {
+func Decode(b []byte) (Header, error) { return DecodeHead(b, int64(len(b))) }
+
+// DecodeHead is Decode for a reader that has only the first bytes of a file
+// (at least HeaderSize of them, read with pread, say) and its size: the
+// tools list objects this way without mapping files that may not be ours.
+// The checks are Decode's, with fileSize standing for the file's length.
+func DecodeHead(b []byte, fileSize int64) (Header, error) {
 	var h Header
-	if len(b) < HeaderSize {
-		return h, fmt.Errorf("%w: %d bytes, shorter than the %d-byte header", ErrCorrupt, len(b), HeaderSize)
+	if len(b) < HeaderSize || fileSize < HeaderSize {
+		n := min(int64(len(b)), fileSize)
+		return h, fmt.Errorf("%w: %d bytes, shorter than the %d-byte header", ErrCorrupt, n, HeaderSize)
 	}
 	le := binary.LittleEndian
 	copy(h.Magic[:], b[0:8])
@@ -130,8 +137,8 @@ func Decode(b []byte) (Header, error) {
 	if h.HeaderSize != HeaderSize {
 		return h, fmt.Errorf("%w: header size %d, want %d", ErrCorrupt, h.HeaderSize, HeaderSize)
 	}
-	if h.PayloadSize > uint64(len(b)-HeaderSize) {
-		return h, fmt.Errorf("%w: payload of %d bytes does not fit in a %d-byte file", ErrCorrupt, h.PayloadSize, len(b))
+	if h.PayloadSize > uint64(fileSize-HeaderSize) {
+		return h, fmt.Errorf("%w: payload of %d bytes does not fit in a %d-byte file", ErrCorrupt, h.PayloadSize, fileSize)
 	}
 	if h.ElemCount > 0 && h.ElemSize > 0 && h.ElemCount > h.PayloadSize/uint64(h.ElemSize) {
 		return h, fmt.Errorf("%w: %d elements of %d bytes exceed the %d-byte payload", ErrCorrupt, h.ElemCount, h.ElemSize, h.PayloadSize)

@@ -138,3 +138,18 @@ func FuzzDecode(f *testing.F) {
 		_ = h.TypeNameString()
 	})
 }
+
+func TestDecodeHeadReadsHeaderWithoutPayload(t *testing.T) {
+	b, h := sample()
+	got, err := DecodeHead(b[:HeaderSize], int64(len(b)))
+	if err != nil || got != h {
+		t.Fatalf("DecodeHead = %+v, %v\nwant %+v", got, err, h)
+	}
+	// The file must still be long enough for the payload the header claims.
+	if _, err := DecodeHead(b[:HeaderSize], HeaderSize+10); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("short file: err = %v, want ErrCorrupt", err)
+	}
+	if _, err := DecodeHead(b[:HeaderSize], -1); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("negative size: err = %v, want ErrCorrupt", err)
+	}
+}
