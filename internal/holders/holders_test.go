@@ -1,0 +1,85 @@
+package holders
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func idOf(t *testing.T, path string) ID {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	return ID{st.Dev, st.Ino}
+}
+
+func TestHeldFileIsNeverRemoved(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "obj")
+	if err := os.WriteFile(path, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH); err != nil {
+		t.Fatal(err)
+	}
+	if held, err := Held(path); err != nil || !held {
+		t.Fatalf("Held = %v, %v; want true", held, err)
+	}
+	if removed, err := TryRemove(path, ID{}); err != nil || removed {
+		t.Fatalf("TryRemove of a held file = %v, %v", removed, err)
+	}
+	f.Close() // drops the shared lock
+	if held, err := Held(path); err != nil || held {
+		t.Fatalf("Held after close = %v, %v; want false", held, err)
+	}
+	if removed, err := TryRemove(path, ID{}); err != nil || !removed {
+		t.Fatalf("TryRemove of an unheld file = %v, %v", removed, err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("file still there: %v", err)
+	}
+}
+
+func TestTryRemoveSparesAnotherFileUnderTheName(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "obj")
+	os.WriteFile(path, []byte("old"), 0o600)
+	old := idOf(t, path)
+	os.Remove(path)
+	keep, _ := os.Create(filepath.Join(filepath.Dir(path), "keep")) // keep old's inode number from being reused
+	defer keep.Close()
+	os.WriteFile(path, []byte("new"), 0o600)
+	if removed, err := TryRemove(path, old); err != nil || removed {
+		t.Fatalf("TryRemove with a stale identity = %v, %v; want false", removed, err)
+	}
+	if removed, err := TryRemove(path, idOf(t, path)); err != nil || !removed {
+		t.Fatalf("TryRemove with the right identity = %v, %v", removed, err)
+	}
+}
+
+func TestMissingAndSymlink(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Held(filepath.Join(dir, "none")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Held(missing) err = %v", err)
+	}
+	if removed, err := TryRemove(filepath.Join(dir, "none"), ID{}); err != nil || removed {
+		t.Fatalf("TryRemove(missing) = %v, %v", removed, err)
+	}
+	target := filepath.Join(dir, "target")
+	os.WriteFile(target, nil, 0o600)
+	link := filepath.Join(dir, "link")
+	os.Symlink(target, link)
+	if removed, err := TryRemove(link, ID{}); err == nil || removed {
+		t.Fatalf("TryRemove(symlink) = %v, %v; want an error", removed, err)
+	}
+	if _, err := os.Stat(target); err != nil {
+		t.Fatal("symlink target touched:", err)
+	}
+}
