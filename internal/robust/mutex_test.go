@@ -1,0 +1,554 @@
+//go:build linux
+
+package robust
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/multiproc/multiproc/internal/proc"
+	"github.com/multiproc/multiproc/internal/proctest"
+	"github.com/multiproc/multiproc/internal/segment"
+)
+
+func TestMain(m *testing.M) { proctest.Main(m) }
+
+func init() {
+	proctest.Register("robust-incr", roleIncr)
+	proctest.Register("robust-hold", roleHold)
+	proctest.Register("robust-lock-once", roleLockOnce)
+	proctest.Register("robust-vanish", roleVanish)
+}
+
+// newSeg makes a one-page segment for a test and removes it at the end.
+func newSeg(t *testing.T) *segment.File {
+	t.Helper()
+	proctest.CheckShm(t)
+	f, err := segment.Create(segment.Generate("robusttest"), 4096, segment.CreateOptions{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Unlink(); f.Close() })
+	return f
+}
+
+func openSeg(name string) (*segment.File, error) { return segment.Open(name, segment.OpenOptions{}) }
+
+func counter(f *segment.File) *uint64 { return (*uint64)(unsafe.Pointer(&f.Bytes()[128])) }
+
+// roleIncr: args name, n. Increments a plain (non-atomic) counter n times
+// under the lock.
+func roleIncr(args []string) error {
+	f, err := openSeg(args[0])
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	n, _ := strconv.Atoi(args[1])
+	m := Attach(f, 0)
+	c := counter(f)
+	for range n {
+		if err := m.Lock(context.Background()); err != nil {
+			return err
+		}
+		*c++
+		if err := m.Unlock(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// roleHold: lock, print "holding", then block until killed.
+func roleHold(args []string) error {
+	f, err := openSeg(args[0])
+	if err != nil {
+		return err
+	}
+	m := Attach(f, 0)
+	if err := m.Lock(context.Background()); err != nil {
+		return err
+	}
+	fmt.Println("holding", os.Getpid())
+	time.Sleep(time.Hour)
+	return nil
+}
+
+// roleLockOnce: args name, poll interval. Lock (printing "waiting" first),
+// print "locked <err>", unlock, exit.
+func roleLockOnce(args []string) error {
+	f, err := openSeg(args[0])
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	d, _ := time.ParseDuration(args[1])
+	SetPollInterval(d)
+	SetSpin(0)
+	m := Attach(f, 0)
+	fmt.Println("waiting")
+	err = m.Lock(context.Background())
+	fmt.Println("locked", err)
+	if err != nil && !errors.Is(err, ErrOwnerDead) {
+		return err
+	}
+	m.MarkConsistent()
+	return m.Unlock()
+}
+
+// roleVanish: lock, then, once the waiters bit is set, free the word
+// without waking anyone — an unlocker killed between its swap and its
+// wake — and block until killed.
+func roleVanish(args []string) error {
+	f, err := openSeg(args[0])
+	if err != nil {
+		return err
+	}
+	m := Attach(f, 0)
+	if err := m.Lock(context.Background()); err != nil {
+		return err
+	}
+	for atomic.LoadUint64(&m.rec.word)&wordWaiters == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	atomic.SwapUint64(&m.rec.word, 0) // and no wake
+	fmt.Println("vanished")
+	time.Sleep(time.Hour)
+	return nil
+}
+
+func TestZeroRecordIsUnlockedLock(t *testing.T) {
+	f := newSeg(t)
+	m := Attach(f, 64)
+	ok, err := m.TryLock()
+	if !ok || err != nil {
+		t.Fatalf("TryLock on a zero record = %v, %v; want true, nil", ok, err)
+	}
+	if !m.HeldByUs() {
+		t.Fatal("HeldByUs false after TryLock")
+	}
+	if ok, err := m.TryLock(); ok || err != nil {
+		t.Fatalf("second TryLock = %v, %v; want false, nil", ok, err)
+	}
+	if err := m.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Lock(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestUnlockOfUnlockedIsErrNotOwner(t *testing.T) {
+	f := newSeg(t)
+	m := Attach(f, 0)
+	if err := m.Unlock(); err != ErrNotOwner {
+		t.Fatalf("Unlock of an unlocked lock = %v, want ErrNotOwner", err)
+	}
+	if err := m.MarkConsistent(); err != ErrNotOwner {
+		t.Fatalf("MarkConsistent of an unlocked lock = %v, want ErrNotOwner", err)
+	}
+	c := proctest.Start(t, "robust-hold", f.Name)
+	c.WaitLine("holding")
+	if err := m.Unlock(); err != ErrNotOwner {
+		t.Fatalf("Unlock of another process's lock = %v, want ErrNotOwner", err)
+	}
+	if st := m.State(); !st.Locked || st.OwnerPID != c.Pid() {
+		t.Fatalf("after a refused Unlock the lock should still be the child's: %+v", st)
+	}
+	c.Kill()
+}
+
+func TestAttachRefusesBadOffsets(t *testing.T) {
+	f := newSeg(t)
+	for _, off := range []int{-8, 3, 4096 - 32, 4096} {
+		func() {
+			defer func() {
+				r := recover()
+				if r == nil || !strings.Contains(fmt.Sprint(r), strconv.Itoa(off)) {
+					t.Errorf("Attach(off=%d): panic %v, want one naming the offset", off, r)
+				}
+			}()
+			Attach(f, off)
+		}()
+	}
+}
+
+func TestInspectRefusesShortOrMisaligned(t *testing.T) {
+	f := newSeg(t)
+	if _, err := Inspect(f.Bytes()[:10]); err == nil {
+		t.Error("Inspect of 10 bytes: no error")
+	}
+	if _, err := Inspect(f.Bytes()[4:]); err == nil {
+		t.Error("Inspect at a misaligned address: no error")
+	}
+	if st, err := Inspect(f.Bytes()); err != nil || st.Locked {
+		t.Errorf("Inspect of a zero record = %+v, %v", st, err)
+	}
+}
+
+func TestCounterExactAcrossFourProcesses(t *testing.T) {
+	f := newSeg(t)
+	const procs, n = 4, 20000
+	proctest.Run(t, procs, "robust-incr", f.Name, strconv.Itoa(n))
+	if got := *counter(f); got != procs*n {
+		t.Fatalf("counter = %d, want %d", got, procs*n)
+	}
+	if st := Attach(f, 0).State(); st.Locked || st.Acquisitions != procs*n {
+		t.Fatalf("state after the run: %+v", st)
+	}
+}
+
+func TestCounterExactWithGoroutinesAndProcesses(t *testing.T) {
+	f := newSeg(t)
+	const n = 5000
+	cs := proctest.StartN(t, 2, "robust-incr", f.Name, strconv.Itoa(n))
+	m := Attach(f, 0)
+	c := counter(f)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range n {
+				if err := m.Lock(context.Background()); err != nil {
+					t.Error(err)
+					return
+				}
+				*c++
+				m.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	for _, ch := range cs {
+		ch.MustSucceed()
+	}
+	if got := *c; got != 6*n {
+		t.Fatalf("counter = %d, want %d", got, 6*n)
+	}
+}
+
+func TestOwnerKilledWhileHoldingIsTakenOver(t *testing.T) {
+	f := newSeg(t)
+	m := Attach(f, 0)
+	c := proctest.Start(t, "robust-hold", f.Name)
+	c.WaitLine("holding")
+	st := m.State()
+	if !st.Locked || st.OwnerPID != c.Pid() || !st.OwnerAlive {
+		t.Fatalf("state while the child holds: %+v", st)
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.Lock(context.Background()) }()
+	waitFor(t, "the waiter to set the waiters bit", func() bool { return m.State().WaitersBit })
+	killed := time.Now()
+	c.Kill()
+	err := <-done
+	noticed := time.Since(killed)
+	t.Logf("owner death noticed after %v", noticed)
+	if err != ErrOwnerDead {
+		t.Fatalf("Lock after the owner's death = %v, want ErrOwnerDead", err)
+	}
+	if noticed > 2*time.Second {
+		t.Errorf("owner death noticed after %v; the poll interval is %v", noticed, DefaultPollInterval)
+	}
+	st = m.State()
+	if st.Consistency != Inconsistent || st.Takeovers != 1 || !m.HeldByUs() {
+		t.Fatalf("state after takeover: %+v", st)
+	}
+	if err := m.MarkConsistent(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Lock(context.Background()); err != nil {
+		t.Fatalf("Lock after repair = %v", err)
+	}
+	m.Unlock()
+	if st := m.State(); st.Consistency != Consistent || st.Locked {
+		t.Fatalf("final state: %+v", st)
+	}
+}
+
+func TestTryLockTakesOverDeadOwner(t *testing.T) {
+	f := newSeg(t)
+	m := Attach(f, 0)
+	c := proctest.Start(t, "robust-hold", f.Name)
+	c.WaitLine("holding")
+	if ok, err := m.TryLock(); ok || err != nil {
+		t.Fatalf("TryLock while a live child holds = %v, %v", ok, err)
+	}
+	c.Kill()
+	ok, err := m.TryLock()
+	if !ok || err != ErrOwnerDead {
+		t.Fatalf("TryLock after the owner's death = %v, %v; want true, ErrOwnerDead", ok, err)
+	}
+	m.MarkConsistent()
+	m.Unlock()
+}
+
+func TestUnlockWithoutRepairIsNotRecoverable(t *testing.T) {
+	f := newSeg(t)
+	m := Attach(f, 0)
+	c := proctest.Start(t, "robust-hold", f.Name)
+	c.WaitLine("holding")
+	c.Kill()
+	if err := m.Lock(context.Background()); err != ErrOwnerDead {
+		t.Fatalf("Lock = %v, want ErrOwnerDead", err)
+	}
+	// A waiter in another process learns it when we give up.
+	w := proctest.Start(t, "robust-lock-once", f.Name, "10s")
+	w.WaitLine("waiting")
+	waitFor(t, "the child to wait", func() bool { return m.State().Waiters >= 1 })
+	if err := m.Unlock(); err != nil { // without MarkConsistent
+		t.Fatal(err)
+	}
+	if line := w.WaitLine("locked"); !strings.Contains(line, ErrNotRecoverable.Error()) {
+		t.Fatalf("the waiting child saw %q, want ErrNotRecoverable", line)
+	}
+	w.Wait()
+	if err := m.Lock(context.Background()); err != ErrNotRecoverable {
+		t.Fatalf("Lock on a not recoverable lock = %v", err)
+	}
+	if ok, err := m.TryLock(); ok || err != ErrNotRecoverable {
+		t.Fatalf("TryLock on a not recoverable lock = %v, %v", ok, err)
+	}
+	if st := m.State(); st.Consistency != NotRecoverable || st.Locked {
+		t.Fatalf("state: %+v", st)
+	}
+	m.Reset()
+	if err := m.Lock(context.Background()); err != nil {
+		t.Fatalf("Lock after Reset = %v", err)
+	}
+	m.Unlock()
+}
+
+func TestForgedStartTimeIsNotTheOwner(t *testing.T) {
+	f := newSeg(t)
+	m := Attach(f, 0)
+	// A live process's pid with another start time: the pid was reused.
+	c := proctest.Start(t, "robust-hold", f.Name+"-absent") // fails to open: we only need a live pid
+	_ = c
+	self := proc.Self()
+	for _, tc := range []struct {
+		name string
+		pid  int
+	}{{"our own pid", self.PID}, {"the parent's pid", os.Getppid()}} {
+		start, _, err := proc.Stat(tc.pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		forged := uint64(tc.pid) | uint64(uint32(start)+1)<<32
+		atomic.StoreUint64(&m.rec.word, forged)
+		if st := m.State(); st.OwnerAlive {
+			t.Fatalf("%s with a forged start time looks alive", tc.name)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = m.Lock(ctx)
+		cancel()
+		if err != ErrOwnerDead {
+			t.Fatalf("%s with a forged start time: Lock = %v, want ErrOwnerDead", tc.name, err)
+		}
+		m.MarkConsistent()
+		m.Unlock()
+	}
+	c.Wait()
+}
+
+func TestLockContextTimeoutAndCancel(t *testing.T) {
+	f := newSeg(t)
+	m := Attach(f, 0)
+	c := proctest.Start(t, "robust-hold", f.Name)
+	c.WaitLine("holding")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := m.Lock(ctx); err != context.DeadlineExceeded {
+		t.Fatalf("Lock with a 30ms deadline = %v", err)
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("deadline returned after %v", d)
+	}
+
+	ctx, cancel = context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Lock(ctx) }()
+	waitFor(t, "the waiter to sleep", func() bool { return threadInFutexWait(os.Getpid(), m.futexWord()) })
+	start = time.Now()
+	cancel()
+	if err := <-done; err != context.Canceled {
+		t.Fatalf("cancelled Lock = %v", err)
+	}
+	if d := time.Since(start); d > DefaultPollInterval/2 {
+		t.Errorf("cancel returned after %v; a cancel should wake the sleeper", d)
+	}
+	// Cancelled waiters leave the lock usable and uncounted.
+	if ok, _ := m.TryLock(); ok {
+		t.Fatal("TryLock succeeded while the child holds the lock")
+	}
+	c.Kill()
+	if err := m.Lock(context.Background()); err != ErrOwnerDead {
+		t.Fatalf("Lock after kill = %v", err)
+	}
+	m.MarkConsistent()
+	m.Unlock()
+	if st := m.State(); st.Waiters != 0 {
+		t.Fatalf("waiters left behind: %+v", st)
+	}
+}
+
+func TestCancelledWaiterDoesNotStrandNextWaiter(t *testing.T) {
+	f := newSeg(t)
+	m := Attach(f, 0)
+	defer SetSpin(SetSpin(0))
+	if err := m.Lock(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Waiter A (this process) sleeps first; it is cancelled right after
+	// the unlocker's only wake reaches it.
+	ctx, cancel := context.WithCancel(context.Background())
+	testHookAfterWait = func(mm *Mutex) {
+		if mm == nil || atomic.LoadUint64(&mm.rec.word) == 0 {
+			cancel()
+		}
+	}
+	defer func() { testHookAfterWait = nil }()
+	aDone := make(chan error, 1)
+	go func() { aDone <- Attach(f, 0).Lock(ctx) }()
+	waitFor(t, "waiter A to sleep", func() bool { return threadInFutexWait(os.Getpid(), m.futexWord()) })
+	// Waiter B (a child) sleeps second, with a poll interval so long that
+	// only a wake can reach it within the test.
+	b := proctest.Start(t, "robust-lock-once", f.Name, "1h")
+	b.WaitLine("waiting")
+	waitFor(t, "waiter B to sleep", func() bool { return threadInFutexWait(b.Pid(), nil) })
+	m.Unlock() // one wake: the kernel wakes A, the first sleeper
+	if err := <-aDone; err != context.Canceled {
+		t.Fatalf("waiter A = %v, want context.Canceled", err)
+	}
+	if line := b.WaitLine("locked"); line != "locked <nil>" {
+		t.Fatalf("waiter B: %q", line)
+	}
+	b.MustSucceed()
+}
+
+func TestOneSleeperPerProcess(t *testing.T) {
+	f := newSeg(t)
+	c := proctest.Start(t, "robust-hold", f.Name)
+	c.WaitLine("holding")
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for range 100 {
+		wg.Go(func() { Attach(f, 0).Lock(ctx) })
+	}
+	m := Attach(f, 0)
+	waitFor(t, "100 waiters", func() bool { return m.State().Waiters == 100 })
+	waitFor(t, "a sleeper", func() bool { return threadInFutexWait(os.Getpid(), m.futexWord()) })
+	if n := threadsInFutexWait(os.Getpid(), m.futexWord()); n != 1 {
+		t.Errorf("%d threads of this process sleep on the lock word, want 1", n)
+	}
+	cancel()
+	wg.Wait()
+	if st := m.State(); st.Waiters != 0 {
+		t.Errorf("waiters after cancel: %d", st.Waiters)
+	}
+	c.Kill()
+}
+
+func TestUnlockerDiedBeforeWakeIsNoticed(t *testing.T) {
+	f := newSeg(t)
+	m := Attach(f, 0)
+	defer SetPollInterval(SetPollInterval(50 * time.Millisecond))
+	c := proctest.Start(t, "robust-vanish", f.Name)
+	waitFor(t, "the child to lock", func() bool { return m.State().Locked })
+	done := make(chan error, 1)
+	go func() { done <- m.Lock(context.Background()) }()
+	c.WaitLine("vanished")
+	c.Kill()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Lock = %v; the word was free, want nil", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a sleeper whose unlocker never woke it is still asleep")
+	}
+	m.Unlock()
+}
+
+func TestStateShowsOwnerWaitersAndHeldSince(t *testing.T) {
+	f := newSeg(t)
+	m := Attach(f, 0)
+	before := time.Now().Add(-10 * time.Millisecond)
+	c := proctest.Start(t, "robust-hold", f.Name)
+	c.WaitLine("holding")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Lock(ctx) }()
+	waitFor(t, "a waiter", func() bool { return m.State().Waiters == 1 })
+	st := m.State()
+	if !st.Locked || st.OwnerPID != c.Pid() || !st.OwnerAlive || st.Consistency != Consistent {
+		t.Fatalf("state: %+v", st)
+	}
+	if st.HeldSince.Before(before) || st.HeldSince.After(time.Now()) {
+		t.Fatalf("HeldSince %v, want between %v and now", st.HeldSince, before)
+	}
+	raw, err := Inspect(f.Bytes())
+	if err != nil || raw.OwnerPID != st.OwnerPID || !raw.HeldSince.Equal(st.HeldSince) {
+		t.Fatalf("Inspect = %+v, %v; State = %+v", raw, err, st)
+	}
+	cancel()
+	<-done
+	c.Kill()
+	st = m.State()
+	if st.OwnerAlive || !st.Locked {
+		t.Fatalf("state after the owner was killed: %+v", st)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// threadsInFutexWait counts the threads of pid blocked in a shared
+// FUTEX_WAIT_BITSET (op 9) on addr (any address when addr is nil), read
+// from /proc/PID/task/TID/syscall. The Go runtime's own futex sleeps are
+// private (op 128|0) and do not count.
+func threadsInFutexWait(pid int, addr *uint32) int {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	ents, _ := os.ReadDir(dir)
+	n := 0
+	for _, e := range ents {
+		b, err := os.ReadFile(dir + "/" + e.Name() + "/syscall")
+		if err != nil {
+			continue
+		}
+		fs := strings.Fields(string(b))
+		if len(fs) < 3 || fs[0] != "202" || fs[2] != "0x9" {
+			continue
+		}
+		if addr == nil || fs[1] == fmt.Sprintf("%#x", uintptr(unsafe.Pointer(addr))) {
+			n++
+		}
+	}
+	return n
+}
+
+func threadInFutexWait(pid int, addr *uint32) bool { return threadsInFutexWait(pid, addr) > 0 }

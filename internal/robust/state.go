@@ -1,0 +1,133 @@
+//go:build linux
+
+package robust
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/multiproc/multiproc/internal/proc"
+)
+
+// Consistency is the robustness state of a lock.
+type Consistency uint32
+
+const (
+	// Consistent is the normal state.
+	Consistent Consistency = stateConsistent
+	// Inconsistent: a process took over a dead owner's lock and has not yet
+	// called MarkConsistent. The protected data is suspect.
+	Inconsistent Consistency = stateInconsistent
+	// NotRecoverable: the lock was unlocked while inconsistent; every Lock
+	// fails until Reset.
+	NotRecoverable Consistency = stateNotRecoverable
+)
+
+func (c Consistency) String() string {
+	switch c {
+	case Consistent:
+		return "consistent"
+	case Inconsistent:
+		return "inconsistent (owner died)"
+	case NotRecoverable:
+		return "not recoverable"
+	}
+	return fmt.Sprintf("unknown state %d", uint32(c))
+}
+
+// State is a snapshot of a lock record, readable by any process.
+type State struct {
+	Locked       bool
+	OwnerPID     int    // 0 when unlocked
+	OwnerStart32 uint32 // low half of the owner's start time
+	OwnerAlive   bool   // the owner process still runs (pid and start time match)
+	HeldSince    time.Time
+	Waiters      int  // goroutines blocked in Lock, in all processes (a hint: a waiter killed while blocked stays counted)
+	WaitersBit   bool // an unlocker will wake a sleeper
+	Consistency  Consistency
+	Takeovers    uint32 // dead owners taken over, ever
+	Acquisitions uint32 // successful locks, mod 2^32
+}
+
+// State returns a snapshot of the lock. Looking counts as observing: an
+// unstamped holding is stamped now, so HeldSince is meaningful from the
+// second look on (see record).
+func (m *Mutex) State() State {
+	if w := atomic.LoadUint64(&m.rec.word); w != 0 && w != wordPoisoned {
+		m.stampIfUnstamped()
+	}
+	return snapshot(m.rec)
+}
+
+// Inspect reads the lock record at the start of b without writing to it.
+// b must hold RecordSize bytes at an 8-byte-aligned address.
+func Inspect(b []byte) (State, error) {
+	if len(b) < RecordSize {
+		return State{}, fmt.Errorf("lock record: %d bytes, need %d", len(b), RecordSize)
+	}
+	if uintptr(unsafe.Pointer(&b[0]))%8 != 0 {
+		return State{}, errors.New("lock record: not 8-byte aligned")
+	}
+	return snapshot((*record)(unsafe.Pointer(&b[0]))), nil
+}
+
+func snapshot(r *record) State {
+	w := atomic.LoadUint64(&r.word)
+	acq := atomic.LoadUint32(&r.acquired)
+	s := State{
+		Locked:       w != 0 && w != wordPoisoned,
+		WaitersBit:   w&wordWaiters != 0,
+		Waiters:      int(int32(atomic.LoadUint32(&r.waiting))),
+		Consistency:  Consistency(atomic.LoadUint32(&r.state)),
+		Takeovers:    atomic.LoadUint32(&r.takeovers),
+		Acquisitions: acq,
+	}
+	if s.Waiters < 0 {
+		s.Waiters = 0
+	}
+	if s.Consistency > NotRecoverable {
+		s.Consistency = Inconsistent // how Lock reads it
+	}
+	if owner := w &^ wordWaiters; s.Locked {
+		s.OwnerPID = int(owner & wordPIDMask)
+		s.OwnerStart32 = uint32(owner >> 32)
+		s.OwnerAlive = owner&wordPoisoned == 0 && proc.Alive(s.OwnerPID, s.OwnerStart32)
+		if since := atomic.LoadUint64(&r.since); since != 0 && since>>sinceTimeBits == uint64(acq&sinceAcqMask) {
+			s.HeldSince = time.UnixMilli(int64(since&sinceTimeMask) * 10)
+		}
+	}
+	return s
+}
+
+// The since stamp: acquisition number (low 24 bits) above the time in
+// hundredths of a second.
+const (
+	sinceTimeBits = 40
+	sinceTimeMask = 1<<sinceTimeBits - 1
+	sinceAcqMask  = 1<<24 - 1
+)
+
+func sinceStamp(acq uint32, t time.Time) uint64 {
+	return uint64(acq&sinceAcqMask)<<sinceTimeBits | uint64(t.UnixMilli()/10)&sinceTimeMask
+}
+
+// stampNow is called by the holder right after a slow acquisition.
+func (m *Mutex) stampNow() {
+	atomic.StoreUint64(&m.rec.since, sinceStamp(m.rec.acquired, time.Now()))
+}
+
+// stampIfUnstamped is called by waiters and State: it stamps the current
+// holding unless it already is. It may stamp a holding that ended a moment
+// ago; the next holder's acquisition number no longer matches, so that
+// stamp is never read.
+func (m *Mutex) stampIfUnstamped() {
+	acq := atomic.LoadUint32(&m.rec.acquired)
+	old := atomic.LoadUint64(&m.rec.since)
+	if old != 0 && old>>sinceTimeBits == uint64(acq&sinceAcqMask) {
+		return
+	}
+	atomic.CompareAndSwapUint64(&m.rec.since, old, sinceStamp(acq, time.Now()))
+}
