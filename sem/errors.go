@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/multiproc/multiproc/internal/layout"
+	"github.com/multiproc/multiproc/internal/robust"
 	"github.com/multiproc/multiproc/internal/segment"
 )
 
@@ -12,16 +13,16 @@ import (
 // lock. The caller now holds the lock; the state it protects may be half
 // updated. Repair it and call MarkConsistent before unlocking, or the lock
 // becomes not recoverable (pthread's EOWNERDEAD).
-var ErrOwnerDead = errors.New("sem: previous lock owner died holding the lock")
+var ErrOwnerDead = robust.ErrOwnerDead
 
 // ErrNotRecoverable is returned when a lock whose dead owner's state was
 // never repaired is taken: the protected state cannot be trusted any more
 // (pthread's ENOTRECOVERABLE).
-var ErrNotRecoverable = errors.New("sem: lock not recoverable")
+var ErrNotRecoverable = robust.ErrNotRecoverable
 
 // ErrNotOwner is returned when releasing a lock (or RLock) that the caller
 // does not hold.
-var ErrNotOwner = errors.New("sem: lock not held by caller")
+var ErrNotOwner = robust.ErrNotOwner
 
 // ErrReleasedTooManyTimes is returned when a BoundedSemaphore is released
 // past its initial value (Python's ValueError "semaphore or lock released
