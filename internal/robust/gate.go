@@ -22,6 +22,7 @@ type gate struct {
 	ch    chan struct{}
 	dirty atomic.Bool // this process took the lock over and has not marked it consistent
 	local Local
+	race  byte // the race detector's sync address (race.go)
 }
 
 type gateKey struct {

@@ -14,14 +14,13 @@
 // identity (technical.md §4.2). A process, not a goroutine, owns the lock:
 // any goroutine of the owning process may unlock it, as with sync.Mutex.
 //
-// Lock, fast path: CAS word 0 → me (me = pid | start32<<32), then a
-// holder-only increment of the acquisition counter. No syscall, no clock,
-// no process-local mutex.
+// Lock, fast path: CAS word 0 → me (me = pid | start32<<32). Nothing else:
+// no syscall, no clock, no process-local mutex, no other shared write.
 //
 // Unlock, fast path: CAS word me → 0. That fails if the waiters bit is set
 // or the caller does not own the lock; the slow path then checks ownership,
-// swaps the word to 0 and, if the old word had the waiters bit, wakes one
-// sleeper. After the swap the unlocker touches nothing but the wake syscall.
+// swaps the word to 0 and, if the old word had the waiters bit, clears the
+// held-since stamp and wakes one sleeper.
 //
 // Lock, slow path, in order:
 //
@@ -100,9 +99,9 @@ const RecordSize = 64
 //	     0    8 word      lock word (below)
 //	     8    4 state     consistency (below); written only by the holder
 //	    12    4 takeovers dead owners taken over, ever (atomic add by the taker)
-//	    16    4 acquired  acquisitions, mod 2^32; written only by the holder
+//	    16    4 (reserved, zero)
 //	    20    4 waiting   goroutines in all processes blocked in Lock (atomic add)
-//	    24    8 since     when the current holding was first seen (below)
+//	    24    8 since     when the current holding began or was first seen (below)
 //	    32   32 (reserved, zero)
 //
 // The lock word, bits high to low:
@@ -117,18 +116,23 @@ const RecordSize = 64
 // passed to FUTEX_WAIT. Anyone may set the waiters bit by CAS; only the
 // owner (or a taker of a dead owner's word, by CAS) writes the rest.
 //
-// since packs the low 24 bits of acquired (bits 63..40) with the time in
-// hundredths of a second since 1970 (bits 39..0, good for 348 years). It
-// is valid while its acquisition number matches acquired. The fast path
-// never reads the clock (time.Now costs four lock pairs here): a holder
-// that had to wait stamps it, and so does the first waiter or State call
-// that finds the holding unstamped. HeldSince is therefore the acquisition
-// time when the lock was contended, else the first time anyone looked.
+// since is the owner's pid (bits 63..42) above a time in milliseconds since
+// 1970 (bits 41..0, good until 2109); it describes the current holding when
+// its pid is the owner's. The fast path never reads the clock (time.Now
+// costs four lock pairs here) and never writes since. Instead it is written
+// by those who see the holding: a holder that had to wait (the exact
+// acquisition time), and the first waiter or State call to find the holding
+// unstamped. They stamp only with the waiters bit set, which sends the
+// owner's unlock down the slow path, where the stamp is cleared; a stamper
+// that finds the word changed after its stamp takes the stamp back. So
+// HeldSince is the acquisition time when the lock was contended, else the
+// first time anyone looked; a stale stamp (an ABA of the word between a
+// stamp and its check) outlives at most one holding.
 type record struct {
 	word      uint64
 	state     uint32
 	takeovers uint32
-	acquired  uint32
+	_         uint32
 	waiting   uint32
 	since     uint64
 	_         [32]byte
@@ -187,12 +191,36 @@ func (m *Mutex) futexWord() *uint32 { return (*uint32)(unsafe.Pointer(&m.rec.wor
 // is found dead. It returns nil, ErrOwnerDead (held: repair, then
 // MarkConsistent), ErrNotRecoverable (not held), or ctx.Err() (not held).
 func (m *Mutex) Lock(ctx context.Context) error {
-	r := m.rec
-	if atomic.CompareAndSwapUint64(&r.word, 0, m.me) {
-		r.acquired++ // holder-only field; see record
+	if atomic.CompareAndSwapUint64(&m.rec.word, 0, m.me) {
+		if raceEnabled {
+			raceAcquire(m)
+		}
 		return nil
 	}
 	return m.lockSlow(ctx)
+}
+
+// LockFast acquires the lock if it is free and reports whether it did: the
+// fast path of Lock alone, small enough to inline into a caller's own fast
+// path (which then calls Lock when it reports false).
+func (m *Mutex) LockFast() bool {
+	if atomic.CompareAndSwapUint64(&m.rec.word, 0, m.me) {
+		if raceEnabled {
+			raceAcquire(m)
+		}
+		return true
+	}
+	return false
+}
+
+// UnlockFast releases the lock if this process holds it and no one waits,
+// and reports whether it did: the fast path of Unlock alone (a caller
+// calls Unlock when it reports false).
+func (m *Mutex) UnlockFast() bool {
+	if raceEnabled {
+		raceRelease(m)
+	}
+	return atomic.CompareAndSwapUint64(&m.rec.word, m.me, 0)
 }
 
 // TryLock acquires the lock if it is free, or if its owner is dead (then
@@ -201,7 +229,7 @@ func (m *Mutex) Lock(ctx context.Context) error {
 func (m *Mutex) TryLock() (bool, error) {
 	r := m.rec
 	if atomic.CompareAndSwapUint64(&r.word, 0, m.me) {
-		r.acquired++
+		raceAcquire(m)
 		return true, nil
 	}
 	return m.tryLockSlow()
@@ -212,6 +240,9 @@ func (m *Mutex) TryLock() (bool, error) {
 // It returns ErrNotOwner, changing nothing, when this process does not hold
 // the lock.
 func (m *Mutex) Unlock() error {
+	if raceEnabled {
+		raceRelease(m)
+	}
 	if atomic.CompareAndSwapUint64(&m.rec.word, m.me, 0) {
 		return nil
 	}
@@ -256,21 +287,24 @@ func (m *Mutex) Local() *Local { return &m.gate.local }
 // handles in the process. The robust mutex does not use it.
 type Local struct {
 	Owner atomic.Int64 // e.g. the owning thread of a reentrant lock, 0 if none
-	Depth int          // recursion depth; touched only by the owner
+	Depth atomic.Int64 // recursion depth; changed only by the owner
 }
 
-// acquiredSlow finishes an acquisition that went through the slow path:
-// count it and stamp the time (the clock is affordable here).
+// acquiredSlow finishes an acquisition that went through the slow path
+// by stamping the time (the clock is affordable here) — if the waiters bit
+// is set, so that the unlock clears the stamp (see record).
 func (m *Mutex) acquiredSlow() error {
-	m.rec.acquired++
-	m.stampNow()
+	raceAcquire(m)
+	if atomic.LoadUint64(&m.rec.word)&wordWaiters != 0 {
+		m.stampNow()
+	}
 	return nil
 }
 
 // tookOver finishes the takeover of a dead owner's word (which the taker's
 // CAS replaced by me|waiters).
 func (m *Mutex) tookOver() error {
-	m.rec.acquired++
+	raceAcquire(m)
 	m.stampNow()
 	m.gate.dirty.Store(true)
 	atomic.StoreUint32(&m.rec.state, stateInconsistent)
@@ -292,6 +326,7 @@ func (m *Mutex) unlockSlow() error {
 		return nil
 	}
 	if atomic.SwapUint64(&m.rec.word, 0)&wordWaiters != 0 {
+		atomic.StoreUint64(&m.rec.since, 0)
 		wake(m.futexWord(), 1)
 	}
 	return nil
@@ -379,7 +414,7 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 			}
 			continue
 		}
-		m.stampIfUnstamped()
+		m.stampIfUnstamped(w)
 		deadline := time.Now().Add(time.Duration(pollNanos.Load()))
 		if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 			deadline = d
@@ -435,3 +470,18 @@ var wake = futex.Wake
 
 // testHookAfterWait, when set, runs after every kernel sleep of a waiter.
 var testHookAfterWait func(*Mutex)
+
+// closed is the Mutex that Closed returns: a record in the Go heap whose
+// word is poisoned for good.
+var closed = func() *Mutex {
+	rec := new(record)
+	rec.word = wordPoisoned
+	rec.state = stateNotRecoverable
+	return &Mutex{rec: rec, me: selfWord(), gate: &gate{ch: make(chan struct{}, 1)}}
+}()
+
+// Closed returns a Mutex that can never be locked or unlocked (its word is
+// poisoned): a handle that is closed swaps it in for its real Mutex, so
+// that its fast paths fail and reach the slow path, which reports the
+// closed handle, without a closed check of their own.
+func Closed() *Mutex { return closed }

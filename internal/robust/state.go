@@ -49,15 +49,22 @@ type State struct {
 	WaitersBit   bool // an unlocker will wake a sleeper
 	Consistency  Consistency
 	Takeovers    uint32 // dead owners taken over, ever
-	Acquisitions uint32 // successful locks, mod 2^32
 }
 
 // State returns a snapshot of the lock. Looking counts as observing: an
-// unstamped holding is stamped now, so HeldSince is meaningful from the
-// second look on (see record).
+// unstamped holding is stamped now (which sets the waiters bit, costing the
+// holder one wake at unlock), so HeldSince is meaningful from the second
+// look on (see record).
 func (m *Mutex) State() State {
-	if w := atomic.LoadUint64(&m.rec.word); w != 0 && w != wordPoisoned {
-		m.stampIfUnstamped()
+	for {
+		w := atomic.LoadUint64(&m.rec.word)
+		if w == 0 || w == wordPoisoned || m.stamped(w) {
+			break
+		}
+		if w&wordWaiters != 0 || atomic.CompareAndSwapUint64(&m.rec.word, w, w|wordWaiters) {
+			m.stampIfUnstamped(w | wordWaiters)
+			break
+		}
 	}
 	return snapshot(m.rec)
 }
@@ -76,14 +83,13 @@ func Inspect(b []byte) (State, error) {
 
 func snapshot(r *record) State {
 	w := atomic.LoadUint64(&r.word)
-	acq := atomic.LoadUint32(&r.acquired)
+	since := atomic.LoadUint64(&r.since)
 	s := State{
-		Locked:       w != 0 && w != wordPoisoned,
-		WaitersBit:   w&wordWaiters != 0,
-		Waiters:      int(int32(atomic.LoadUint32(&r.waiting))),
-		Consistency:  Consistency(atomic.LoadUint32(&r.state)),
-		Takeovers:    atomic.LoadUint32(&r.takeovers),
-		Acquisitions: acq,
+		Locked:      w != 0 && w != wordPoisoned,
+		WaitersBit:  w&wordWaiters != 0,
+		Waiters:     int(int32(atomic.LoadUint32(&r.waiting))),
+		Consistency: Consistency(atomic.LoadUint32(&r.state)),
+		Takeovers:   atomic.LoadUint32(&r.takeovers),
 	}
 	if s.Waiters < 0 {
 		s.Waiters = 0
@@ -95,39 +101,48 @@ func snapshot(r *record) State {
 		s.OwnerPID = int(owner & wordPIDMask)
 		s.OwnerStart32 = uint32(owner >> 32)
 		s.OwnerAlive = owner&wordPoisoned == 0 && proc.Alive(s.OwnerPID, s.OwnerStart32)
-		if since := atomic.LoadUint64(&r.since); since != 0 && since>>sinceTimeBits == uint64(acq&sinceAcqMask) {
-			s.HeldSince = time.UnixMilli(int64(since&sinceTimeMask) * 10)
+		if since != 0 && since>>sinceTimeBits == owner&wordPIDMask {
+			s.HeldSince = time.UnixMilli(int64(since & sinceTimeMask))
 		}
 	}
 	return s
 }
 
-// The since stamp: acquisition number (low 24 bits) above the time in
-// hundredths of a second.
+// The since stamp: the owner's pid above milliseconds since 1970.
 const (
-	sinceTimeBits = 40
+	sinceTimeBits = 42
 	sinceTimeMask = 1<<sinceTimeBits - 1
-	sinceAcqMask  = 1<<24 - 1
 )
 
-func sinceStamp(acq uint32, t time.Time) uint64 {
-	return uint64(acq&sinceAcqMask)<<sinceTimeBits | uint64(t.UnixMilli()/10)&sinceTimeMask
+func sinceStamp(w uint64, t time.Time) uint64 {
+	return (w&wordPIDMask)<<sinceTimeBits | uint64(t.UnixMilli())&sinceTimeMask
 }
 
-// stampNow is called by the holder right after a slow acquisition.
+// stamped reports whether the holding w already carries a stamp.
+func (m *Mutex) stamped(w uint64) bool {
+	since := atomic.LoadUint64(&m.rec.since)
+	return since != 0 && since>>sinceTimeBits == w&wordPIDMask
+}
+
+// stampNow is called by the holder right after a slow acquisition, when
+// its word has the waiters bit.
 func (m *Mutex) stampNow() {
-	atomic.StoreUint64(&m.rec.since, sinceStamp(m.rec.acquired, time.Now()))
+	atomic.StoreUint64(&m.rec.since, sinceStamp(m.me, time.Now()))
 }
 
-// stampIfUnstamped is called by waiters and State: it stamps the current
-// holding unless it already is. It may stamp a holding that ended a moment
-// ago; the next holder's acquisition number no longer matches, so that
-// stamp is never read.
-func (m *Mutex) stampIfUnstamped() {
-	acq := atomic.LoadUint32(&m.rec.acquired)
+// stampIfUnstamped stamps the holding w, which has the waiters bit set,
+// unless it is stamped already; if the word has moved on by the time the
+// stamp is written, it takes the stamp back (see record).
+func (m *Mutex) stampIfUnstamped(w uint64) {
 	old := atomic.LoadUint64(&m.rec.since)
-	if old != 0 && old>>sinceTimeBits == uint64(acq&sinceAcqMask) {
+	if old != 0 && old>>sinceTimeBits == w&wordPIDMask {
 		return
 	}
-	atomic.CompareAndSwapUint64(&m.rec.since, old, sinceStamp(acq, time.Now()))
+	stamp := sinceStamp(w, time.Now())
+	if !atomic.CompareAndSwapUint64(&m.rec.since, old, stamp) {
+		return
+	}
+	if atomic.LoadUint64(&m.rec.word) != w {
+		atomic.CompareAndSwapUint64(&m.rec.since, stamp, 0)
+	}
 }

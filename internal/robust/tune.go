@@ -44,3 +44,7 @@ func SetPollInterval(d time.Duration) time.Duration {
 	}
 	return time.Duration(pollNanos.Swap(int64(d)))
 }
+
+// PollInterval returns the current poll interval (see SetPollInterval), for
+// other waits on shared words that want the same bound.
+func PollInterval() time.Duration { return time.Duration(pollNanos.Load()) }
