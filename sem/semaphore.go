@@ -1,0 +1,358 @@
+package sem
+
+// A Semaphore handle adds three things to the shared protocol of
+// internal/posixsem (glibc's sem_post/sem_wait, which C and Python follow
+// too):
+//
+//   - A gate: at most semSleepers goroutines per handle sleep in the
+//     kernel, each holding an OS thread; the others park in the Go
+//     scheduler on the gate and try for a token when they get through it.
+//     A goroutine queued at the gate is not registered in nwaiters; posts
+//     wake the registered sleepers, and every sleeper that leaves (with a
+//     token or not) lets the next goroutine through, which first tries the
+//     fast path.
+//   - A use count, so Close never unmaps the file under a call in progress.
+//   - Close: it marks the handle closed, closes the closing channel (which
+//     releases goroutines at the gate and tells sleepers to leave), kicks
+//     the sleepers awake until every call has left, and only then unmaps.
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/multiproc/multiproc/internal/layout"
+	"github.com/multiproc/multiproc/internal/posixsem"
+	"github.com/multiproc/multiproc/internal/proc"
+	"github.com/multiproc/multiproc/internal/segment"
+	"github.com/multiproc/multiproc/internal/track"
+)
+
+// ValueMax is SEM_VALUE_MAX, the largest value a semaphore can hold
+// (Python's multiprocessing.synchronize.SEM_VALUE_MAX).
+const ValueMax = posixsem.ValueMax
+
+// semSleepers is how many goroutines of one handle may sleep in the kernel
+// at once.
+const semSleepers = 4
+
+// The use word of a handle:
+//
+//	bit 62     semClosed: Close has begun; set once, by Close
+//	bits 0..61 calls in progress: each call adds 1 on entry and
+//	           subtracts 1 on exit
+//
+// A call that enters and sees semClosed leaves at once with ErrClosed. The
+// call whose exit leaves exactly semClosed closes drained, which Close
+// waits for before it unmaps.
+const semClosed = 1 << 62
+
+// A Semaphore is a counting semaphore shared between processes: Python's
+// multiprocessing.Semaphore and BoundedSemaphore, stored as a named POSIX
+// semaphore in /dev/shm/sem.NAME in exactly the format of 64-bit glibc, so
+// C programs (sem_open, sem_wait, sem_post) and Python (through ctypes, or
+// multiprocessing's own SemLock files) use the same semaphore at the same
+// time as Go.
+//
+// A Release in any process happens before the Acquire (in any process)
+// that takes its token returns.
+//
+// A BoundedSemaphore refuses a Release that would take its value past its
+// initial value, with ErrReleasedTooManyTimes and the semaphore unchanged:
+// the check and the increment are one atomic step, so concurrent releasers
+// in any number of processes can never push it past the bound (Python
+// checks, then posts). C and Python post without knowing the bound.
+//
+// Semaphores have no owner, so they are not robust: a process killed
+// after taking a token never gives it back.
+//
+// Methods are safe for concurrent use. Close releases the handle's
+// mapping; the semaphore itself lives until it is unlinked.
+type Semaphore struct {
+	file  *segment.File
+	p     posixsem.Sem
+	name  string // "/NAME", the form sem_open takes
+	kind  layout.Kind
+	bound uint32
+
+	use       atomic.Int64
+	gate      chan struct{}
+	closing   chan struct{}
+	drained   chan struct{}
+	drainOnce sync.Once
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// NewSemaphore creates a semaphore with value tokens (0 ≤ value ≤
+// ValueMax). Options: Name (default: a generated "mpgo_sem_…"),
+// Persistent, Mode. A taken name is an error wrapping fs.ErrExist.
+func NewSemaphore(value int, opts ...Option) (*Semaphore, error) {
+	return createSemaphore(layout.KindSemaphore, value, opts)
+}
+
+// NewBoundedSemaphore creates a semaphore whose value may never exceed
+// value, its initial value: a Release past it fails with
+// ErrReleasedTooManyTimes. NewBoundedSemaphore(0) is allowed, as in Python,
+// though it can never be released.
+func NewBoundedSemaphore(value int, opts ...Option) (*Semaphore, error) {
+	return createSemaphore(layout.KindBounded, value, opts)
+}
+
+func createSemaphore(kind layout.Kind, value int, opts []Option) (*Semaphore, error) {
+	if value < 0 || value > ValueMax {
+		return nil, fmt.Errorf("%w: semaphore value %d: must be from 0 to %d (SEM_VALUE_MAX)", ErrInvalidArgument, value, ValueMax)
+	}
+	o := collect(opts)
+	name := o.name
+	if name == "" {
+		name = segment.Generate("sem")
+	} else {
+		var err error
+		if name, err = segment.CleanName(name, "sem."); err != nil {
+			return nil, err
+		}
+	}
+	file := "sem." + name
+	bound := uint32(ValueMax)
+	if kind == layout.KindBounded {
+		bound = uint32(value)
+	}
+	me := proc.Self()
+	t := posixsem.Trailer{
+		Kind:         kind,
+		Bound:        bound,
+		Initial:      uint32(value),
+		CreatorPID:   uint32(me.PID),
+		CreatorStart: me.Start,
+		Created:      time.Now().UnixNano(),
+	}
+	if o.persistent {
+		t.Flags |= layout.FlagPersistent
+	}
+	f, err := segment.Create(file, posixsem.FileSize, segment.CreateOptions{Mode: o.mode}, func(b []byte) error {
+		posixsem.Init(b, uint32(value), &t)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !o.persistent {
+		track.Register(file)
+	}
+	return newSemaphore(f, name, kind, bound), nil
+}
+
+// OpenSemaphore opens a Semaphore or BoundedSemaphore made by this library
+// (in any process). Name is given as to NewSemaphore or as Name returns
+// it. A semaphore made by C or Python is refused with ErrKindMismatch:
+// open those with OpenNamed. Option: AllowForeignOwner.
+func OpenSemaphore(name string, opts ...Option) (*Semaphore, error) {
+	return openSemaphore(name, semAnyOurs, collect(opts))
+}
+
+// OpenBoundedSemaphore opens a BoundedSemaphore made by this library; any
+// other semaphore is refused with ErrKindMismatch. Option:
+// AllowForeignOwner.
+func OpenBoundedSemaphore(name string, opts ...Option) (*Semaphore, error) {
+	return openSemaphore(name, semBoundedOnly, collect(opts))
+}
+
+func newSemaphore(f *segment.File, name string, kind layout.Kind, bound uint32) *Semaphore {
+	return &Semaphore{
+		file:    f,
+		p:       posixsem.At(f.Bytes(), f.Dev, f.Ino),
+		name:    "/" + name,
+		kind:    kind,
+		bound:   bound,
+		gate:    make(chan struct{}, semSleepers),
+		closing: make(chan struct{}),
+		drained: make(chan struct{}),
+	}
+}
+
+// enter counts a call in; false means the handle is closed.
+func (s *Semaphore) enter() bool {
+	if s.use.Add(1)&semClosed != 0 {
+		s.exit()
+		return false
+	}
+	return true
+}
+
+// exit counts a call out.
+func (s *Semaphore) exit() {
+	if s.use.Add(-1) == semClosed {
+		s.drain()
+	}
+}
+
+func (s *Semaphore) drain() { s.drainOnce.Do(func() { close(s.drained) }) }
+
+func (s *Semaphore) errClosed(op string) error {
+	return &fs.PathError{Op: op, Path: s.file.Path(), Err: ErrClosed}
+}
+
+// Acquire takes a token, waiting while there is none until ctx is done. It
+// returns nil with the token taken, or ctx.Err() with the semaphore
+// unchanged (like semaphore.Weighted, it may still succeed without
+// waiting when ctx is already done and a token is there). A cancellation
+// that races with a Release never loses the token or a wake-up another
+// waiter needed. ErrClosed after Close.
+func (s *Semaphore) Acquire(ctx context.Context) error {
+	if !s.enter() {
+		return s.errClosed("acquire")
+	}
+	if s.p.TryWait() {
+		s.exit()
+		return nil
+	}
+	err := s.acquireSlow(ctx)
+	s.exit()
+	return err
+}
+
+func (s *Semaphore) acquireSlow(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	select {
+	case s.gate <- struct{}{}:
+	default:
+		select {
+		case s.gate <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.closing:
+			return s.errClosed("acquire")
+		}
+	}
+	err := s.p.Wait(ctx, s.closing)
+	<-s.gate
+	if err == posixsem.ErrStopped {
+		return s.errClosed("acquire")
+	}
+	return err
+}
+
+// TryAcquire takes a token if one is available now and reports whether it
+// did. It never blocks; false after Close.
+func (s *Semaphore) TryAcquire() bool {
+	if !s.enter() {
+		return false
+	}
+	ok := s.p.TryWait()
+	s.exit()
+	return ok
+}
+
+// Release adds a token and wakes one waiter, in any process. On a
+// BoundedSemaphore at its bound it fails with ErrReleasedTooManyTimes; at
+// ValueMax with an error wrapping syscall.EOVERFLOW (sem_post's error).
+// Either way the semaphore is unchanged.
+func (s *Semaphore) Release() error { return s.ReleaseN(1) }
+
+// ReleaseN adds n tokens at once and wakes up to n waiters (Python's
+// threading.Semaphore.release(n)). It is all or nothing: if n tokens would
+// pass the bound (or ValueMax), none is added.
+func (s *Semaphore) ReleaseN(n int) error {
+	if n < 1 || n > ValueMax {
+		return fmt.Errorf("%w: release of %d tokens: must be from 1 to %d", ErrInvalidArgument, n, ValueMax)
+	}
+	if !s.enter() {
+		return s.errClosed("release")
+	}
+	err := s.p.Post(uint32(n), s.bound)
+	var v uint32
+	if err != nil {
+		v = s.p.Value()
+	}
+	s.exit()
+	switch err {
+	case nil:
+		return nil
+	case posixsem.ErrAboveBound:
+		return &fs.PathError{Op: "release", Path: s.file.Path(), Err: fmt.Errorf("%w: value %d, +%d passes the bound %d", ErrReleasedTooManyTimes, v, n, s.bound)}
+	case syscall.EOVERFLOW:
+		return &fs.PathError{Op: "release", Path: s.file.Path(), Err: fmt.Errorf("value %d, +%d passes SEM_VALUE_MAX (%d): %w", v, n, ValueMax, err)}
+	}
+	return &fs.PathError{Op: "release", Path: s.file.Path(), Err: err}
+}
+
+// Value returns the number of tokens available now (sem_getvalue); 0 after
+// Close. It is a snapshot: other processes may change it at once.
+func (s *Semaphore) Value() int {
+	if !s.enter() {
+		return 0
+	}
+	v := s.p.Value()
+	s.exit()
+	return int(v)
+}
+
+// Waiters returns how many participants (Go, C or Python, in any process)
+// are registered as possibly blocked; 0 after Close. It is an upper bound:
+// a waiter killed while blocked (SIGKILL) stays counted for good, which
+// costs every later Release one needless wake-up system call and nothing
+// else. Goroutines queued behind this handle's gate are not counted.
+func (s *Semaphore) Waiters() int {
+	if !s.enter() {
+		return 0
+	}
+	w := s.p.Waiters()
+	s.exit()
+	return int(w)
+}
+
+// Name returns the semaphore's name with its leading slash ("/NAME"), the
+// form C's sem_open and Python take. OpenSemaphore accepts it as is.
+func (s *Semaphore) Name() string { return s.name }
+
+// Bounded reports whether this is a BoundedSemaphore.
+func (s *Semaphore) Bounded() bool { return s.kind == layout.KindBounded }
+
+// MaxValue is the largest value Release may reach: the bound of a
+// BoundedSemaphore, ValueMax otherwise (Python's SemLock.maxvalue).
+func (s *Semaphore) MaxValue() int { return int(s.bound) }
+
+// Close releases this handle: calls waiting in Acquire return ErrClosed,
+// later calls fail with ErrClosed (TryAcquire returns false, Value and
+// Waiters 0), and the mapping is unmapped once no call is using it. The
+// semaphore itself stays until Unlink or the tracker removes it. Close is
+// idempotent.
+func (s *Semaphore) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		if s.use.Or(semClosed) != 0 {
+			// Calls are in progress: wake our sleepers (and, spuriously,
+			// everyone else's) until they have all seen closing and left.
+			tick := time.NewTicker(5 * time.Millisecond)
+		wait:
+			for {
+				s.p.Kick()
+				select {
+				case <-s.drained:
+					break wait
+				case <-tick.C:
+				}
+			}
+			tick.Stop()
+		}
+		s.closeErr = s.file.Close()
+	})
+	return s.closeErr
+}
+
+// Unlink removes the semaphore's name (sem_unlink), before or after Close:
+// processes that have it open keep using it, new opens fail with an error
+// wrapping fs.ErrNotExist. It removes the name only while it still means
+// this semaphore.
+func (s *Semaphore) Unlink() error {
+	err := s.file.Unlink()
+	track.Unregister(s.file.Name)
+	return err
+}
