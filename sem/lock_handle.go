@@ -146,6 +146,12 @@ func (h *lockHandle) lockError(what string, err error) error {
 
 // LockState is a snapshot of a Lock or RLock, readable from any process
 // that has it open (the CLI's `inspect` shows the same).
+//
+// HeldSince is exact when the holder had to wait for the lock; a lock taken
+// on the uncontended fast path (which never reads the clock) is stamped by
+// the first waiter or State call that sees it held, so a long holding shows
+// its age from the second look on. Waiters is a hint: a process killed
+// while waiting stays counted.
 type LockState struct {
 	Locked      bool
 	Owner       int       // pid of the owning process, 0 when unlocked
@@ -155,11 +161,6 @@ type LockState struct {
 	Consistency Consistency
 	Takeovers   int // how many times a dead owner's lock was taken over
 }
-
-// HeldSince is exact when the holder had to wait for the lock; a lock taken
-// on the uncontended fast path (which never reads the clock) is stamped by
-// the first waiter or State call that sees it held. Waiters is a hint: a
-// process killed while waiting stays counted.
 
 // Consistency is the robustness state of a lock, as in pthread robust
 // mutexes.

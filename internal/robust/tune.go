@@ -48,3 +48,7 @@ func SetPollInterval(d time.Duration) time.Duration {
 // PollInterval returns the current poll interval (see SetPollInterval), for
 // other waits on shared words that want the same bound.
 func PollInterval() time.Duration { return time.Duration(pollNanos.Load()) }
+
+// Spin returns the current spin setting (see SetSpin), for other waits on
+// shared words that want the same trade.
+func Spin() time.Duration { return time.Duration(spinNanos.Load()) }

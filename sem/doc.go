@@ -1,0 +1,66 @@
+// Package sem gives separate OS processes the synchronization primitives
+// that Python's multiprocessing gives Python processes, with Go manners:
+//
+//   - Lock: a mutual exclusion lock (a sync.Locker) that survives the death
+//     of its owner.
+//   - RLock: the same, reentrant for the goroutine that holds it.
+//   - Condition: a condition variable on a Lock or an RLock.
+//   - Event: a flag that processes wait on until it is set.
+//   - Semaphore and BoundedSemaphore: counting semaphores, stored as
+//     glibc-compatible named POSIX semaphores.
+//   - OpenNamed: a semaphore that C's sem_open or Python made.
+//
+// Every object lives in a small file under /dev/shm, mapped into each
+// process that uses it. A New* function creates one (with a generated name
+// unless the Name option gives one) and an Open* function opens it by name
+// in another process: the name is all a worker needs. Each object has Name
+// and Close; Unlink removes the name. Objects are tracked: when every
+// process of the program is gone, the resource tracker removes those nobody
+// holds, unless they were made Persistent.
+//
+// Blocking calls take a context.Context (LockContext, Wait, Acquire): a
+// cancelled or expired context returns ctx.Err() promptly and leaves the
+// object as it was. Each has a Try form that never blocks.
+//
+// # Uncontended speed and waiting
+//
+// The uncontended Lock/Unlock pair is one CAS each on a 64-bit word in the
+// shared file: no system call, no process-local mutex; it costs about what
+// a sync.Mutex pair costs. Waiting is done on futexes (FUTEX_WAIT on the
+// shared word, keyed by the file's inode, so processes meet whatever address
+// they mapped it at), after a short spin (SetSpin).
+//
+// # Robust locks
+//
+// A Lock or RLock belongs to a process. If the process dies holding it, even
+// by SIGKILL, a waiter notices within about 100 ms (SetPollInterval): the
+// lock word holds the owner's pid and start time, which the waiter checks
+// (a reused pid does not fool it). The waiter takes the lock over, and
+// LockContext reports ErrOwnerDead with the lock held, so that the caller
+// can repair what the dead process left half done, then call
+// MarkConsistent. If it unlocks without repairing, the lock becomes not
+// recoverable (ErrNotRecoverable) for every process: nobody builds on data
+// that nobody repaired. These are the states of pthread's robust mutexes.
+// Lock and TryLock, which cannot return an error, take a dead owner's lock
+// over and mark it consistent themselves.
+//
+// # Caveats
+//
+//   - A goroutine blocked in a futex wait holds an OS thread. Goroutines of
+//     one process waiting for the same Lock or RLock share one (the others
+//     park in the Go scheduler), but each goroutine blocked in
+//     Condition.Wait, Event.Wait or Semaphore.Acquire holds its own. The Go
+//     runtime's limit is 10,000 threads (runtime/debug.SetMaxThreads).
+//   - Semaphores have no owner, so they are not robust: a process killed
+//     while it holds a unit never gives it back (the same holds for C and
+//     Python semaphores). Use a Lock where a holder may die.
+//   - Robustness relies on pids. Processes that share /dev/shm but not a pid
+//     namespace (containers with a shared IPC namespace or tmpfs volume)
+//     cannot tell whether each other's processes live; do not share locks
+//     across pid namespaces.
+//   - A process that is stopped (SIGSTOP, a debugger) is alive: its locks
+//     stay held. Robustness is not a timeout; use LockContext with a
+//     deadline for that.
+//   - An RLock keeps its holder on one OS thread while held (see RLock).
+//   - A Close must not race with other goroutines' use of the same handle.
+package sem
