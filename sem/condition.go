@@ -105,7 +105,8 @@ type Condition struct {
 	obj       *segment.Object
 	c         *condLayout
 	l         condLocker
-	closeLock func() error // set when the Condition opened its lock itself
+	ownsLock  bool         // l is its own RLock or was opened by OpenCondition
+	closeLock func() error // closes the file of a lock OpenCondition opened
 	closed    atomic.Bool
 }
 
@@ -206,6 +207,7 @@ func NewCondition(lock sync.Locker, opts ...Option) (*Condition, error) {
 	c := &Condition{obj: obj, c: payloadLayout(obj)}
 	if l == nil {
 		l = newRLock(func(h *lockHandle) { h.initBorrowed(obj.File, layout.KindCondition, layout.HeaderSize) })
+		c.ownsLock = true
 	}
 	c.l = l
 	return c, nil
@@ -225,7 +227,7 @@ func OpenCondition(name string, opts ...Option) (*Condition, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Condition{obj: obj, c: payloadLayout(obj)}
+	c := &Condition{obj: obj, c: payloadLayout(obj), ownsLock: true}
 	if err := c.openLock(o); err != nil {
 		obj.Close()
 		return nil, err
@@ -425,6 +427,9 @@ func (c *Condition) Close() error {
 		return nil
 	}
 	var err error
+	if c.ownsLock {
+		c.l.handle().close() // its handle now refuses use
+	}
 	if c.closeLock != nil {
 		err = c.closeLock()
 	}

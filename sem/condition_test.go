@@ -449,3 +449,32 @@ func TestOpenConditionBadInput(t *testing.T) {
 		}
 	}
 }
+
+func TestClosedConditionRefusesUse(t *testing.T) {
+	for _, flavor := range condFlavors {
+		t.Run(flavor, func(t *testing.T) {
+			proctest.CheckShm(t)
+			c := newCondition(t, flavor)
+			c2, err := sem.OpenCondition(c.Name())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c2.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := c2.Close(); err != nil {
+				t.Fatalf("second Close: %v", err)
+			}
+			if err := c2.Wait(context.Background()); !errors.Is(err, sem.ErrClosed) {
+				t.Fatalf("Wait after Close = %v", err)
+			}
+			c2.Notify(1) // does nothing
+			if msg := mustPanic(t, c2.Lock); !strings.Contains(msg, "closed") {
+				t.Fatalf("Lock after Close panicked with %q", msg)
+			}
+			// The original is unaffected.
+			c.Lock()
+			c.Unlock()
+		})
+	}
+}

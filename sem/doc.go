@@ -6,8 +6,9 @@
 //   - RLock: the same, reentrant for the goroutine that holds it.
 //   - Condition: a condition variable on a Lock or an RLock.
 //   - Event: a flag that processes wait on until it is set.
-//   - Semaphore and BoundedSemaphore: counting semaphores, stored as
-//     glibc-compatible named POSIX semaphores.
+//   - Semaphore (NewSemaphore, NewBoundedSemaphore): counting semaphores,
+//     stored as glibc-compatible named POSIX semaphores, so that C's
+//     sem_wait and sem_post work on them concurrently with Go.
 //   - OpenNamed: a semaphore that C's sem_open or Python made.
 //
 // Every object lives in a small file under /dev/shm, mapped into each
@@ -62,5 +63,6 @@
 //     stay held. Robustness is not a timeout; use LockContext with a
 //     deadline for that.
 //   - An RLock keeps its holder on one OS thread while held (see RLock).
-//   - A Close must not race with other goroutines' use of the same handle.
+//   - Closing a Lock, RLock or Condition handle must not race with other
+//     goroutines' use of that handle.
 package sem
