@@ -11,19 +11,31 @@ package sem
 //     wake the registered sleepers, and every sleeper that leaves (with a
 //     token or not) lets the next goroutine through, which first tries the
 //     fast path.
-//   - A use count, so Close never unmaps the file under a call in progress.
-//   - Close: it marks the handle closed, closes the closing channel (which
-//     releases goroutines at the gate and tells sleepers to leave), kicks
-//     the sleepers awake until every call has left, and only then unmaps.
+//   - Its own mapping of the semaphore, which lives exactly as long as the
+//     handle: it is unmapped by a cleanup once the handle is unreachable.
+//     Every method keeps the handle alive until its last access to the
+//     mapping, so no call, however it races with Close, can touch
+//     unmapped memory, and the fast paths pay for that with one plain load
+//     of the closed flag instead of a use count.
+//     (The simpler "unmap in Close" needs every call counted in and out
+//     around its atomic op: four more locked instructions per
+//     Acquire+Release pair, which measured 2.5 times the whole pair.)
+//   - Close: it sets closed (later calls fail with ErrClosed), closes the
+//     closing channel (which releases goroutines at the gate and tells
+//     sleepers to leave), kicks the sleepers awake until the gate is empty,
+//     and closes the file, dropping the liveness flock at once.
 
 import (
 	"context"
 	"fmt"
 	"io/fs"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/posixsem"
@@ -39,17 +51,6 @@ const ValueMax = posixsem.ValueMax
 // semSleepers is how many goroutines of one handle may sleep in the kernel
 // at once.
 const semSleepers = 4
-
-// The use word of a handle:
-//
-//	bit 62     semClosed: Close has begun; set once, by Close
-//	bits 0..61 calls in progress: each call adds 1 on entry and
-//	           subtracts 1 on exit
-//
-// A call that enters and sees semClosed leaves at once with ErrClosed. The
-// call whose exit leaves exactly semClosed closes drained, which Close
-// waits for before it unmaps.
-const semClosed = 1 << 62
 
 // A Semaphore is a counting semaphore shared between processes: Python's
 // multiprocessing.Semaphore and BoundedSemaphore, stored as a named POSIX
@@ -70,8 +71,8 @@ const semClosed = 1 << 62
 // Semaphores have no owner, so they are not robust: a process killed
 // after taking a token never gives it back.
 //
-// Methods are safe for concurrent use. Close releases the handle's
-// mapping; the semaphore itself lives until it is unlinked.
+// Methods are safe for concurrent use, Close included. The semaphore
+// itself lives until it is unlinked.
 type Semaphore struct {
 	file  *segment.File
 	p     posixsem.Sem
@@ -79,11 +80,9 @@ type Semaphore struct {
 	kind  layout.Kind
 	bound uint32
 
-	use       atomic.Int64
-	gate      chan struct{}
-	closing   chan struct{}
-	drained   chan struct{}
-	drainOnce sync.Once
+	closed    atomic.Bool
+	gate      chan struct{} // a token per goroutine allowed to sleep in the kernel
+	closing   chan struct{} // closed by Close
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -144,7 +143,7 @@ func createSemaphore(kind layout.Kind, value int, opts []Option) (*Semaphore, er
 	if !o.persistent {
 		track.Register(file)
 	}
-	return newSemaphore(f, name, kind, bound), nil
+	return newSemaphore(f, name, kind, bound)
 }
 
 // OpenSemaphore opens a Semaphore or BoundedSemaphore made by this library
@@ -162,36 +161,37 @@ func OpenBoundedSemaphore(name string, opts ...Option) (*Semaphore, error) {
 	return openSemaphore(name, semBoundedOnly, collect(opts))
 }
 
-func newSemaphore(f *segment.File, name string, kind layout.Kind, bound uint32) *Semaphore {
-	return &Semaphore{
+// newSemaphore makes the handle for f, whose sem_t has been validated. The
+// handle maps the semaphore a second time, for itself: that mapping is
+// released only when the handle is garbage (see the top of this file),
+// while f (and with it the liveness flock) is closed by Close.
+func newSemaphore(f *segment.File, name string, kind layout.Kind, bound uint32) (*Semaphore, error) {
+	mem, err := unix.Mmap(f.Fd(), 0, posixsem.Size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		f.Close()
+		return nil, &fs.PathError{Op: "mmap", Path: f.Path(), Err: err}
+	}
+	s := &Semaphore{
 		file:    f,
-		p:       posixsem.At(f.Bytes(), f.Dev, f.Ino),
+		p:       posixsem.At(mem, f.Dev, f.Ino),
 		name:    "/" + name,
 		kind:    kind,
 		bound:   bound,
 		gate:    make(chan struct{}, semSleepers),
 		closing: make(chan struct{}),
-		drained: make(chan struct{}),
 	}
+	runtime.AddCleanup(s, func(r semResources) {
+		unix.Munmap(r.mem)
+		r.file.Close()
+	}, semResources{mem, f})
+	return s, nil
 }
 
-// enter counts a call in; false means the handle is closed.
-func (s *Semaphore) enter() bool {
-	if s.use.Add(1)&semClosed != 0 {
-		s.exit()
-		return false
-	}
-	return true
+// semResources is what a handle's cleanup releases.
+type semResources struct {
+	mem  []byte
+	file *segment.File
 }
-
-// exit counts a call out.
-func (s *Semaphore) exit() {
-	if s.use.Add(-1) == semClosed {
-		s.drain()
-	}
-}
-
-func (s *Semaphore) drain() { s.drainOnce.Do(func() { close(s.drained) }) }
 
 func (s *Semaphore) errClosed(op string) error {
 	return &fs.PathError{Op: op, Path: s.file.Path(), Err: ErrClosed}
@@ -204,19 +204,18 @@ func (s *Semaphore) errClosed(op string) error {
 // that races with a Release never loses the token or a wake-up another
 // waiter needed. ErrClosed after Close.
 func (s *Semaphore) Acquire(ctx context.Context) error {
-	if !s.enter() {
-		return s.errClosed("acquire")
-	}
-	if s.p.TryWait() {
-		s.exit()
+	if !s.closed.Load() && s.p.TryWaitOnce() {
+		runtime.KeepAlive(s) // the mapping lives as long as s
 		return nil
 	}
-	err := s.acquireSlow(ctx)
-	s.exit()
-	return err
+	return s.acquireSlow(ctx)
 }
 
 func (s *Semaphore) acquireSlow(ctx context.Context) error {
+	defer runtime.KeepAlive(s)
+	if s.closed.Load() {
+		return s.errClosed("acquire")
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -242,11 +241,8 @@ func (s *Semaphore) acquireSlow(ctx context.Context) error {
 // TryAcquire takes a token if one is available now and reports whether it
 // did. It never blocks; false after Close.
 func (s *Semaphore) TryAcquire() bool {
-	if !s.enter() {
-		return false
-	}
-	ok := s.p.TryWait()
-	s.exit()
+	ok := !s.closed.Load() && s.p.TryWait()
+	runtime.KeepAlive(s)
 	return ok
 }
 
@@ -263,22 +259,25 @@ func (s *Semaphore) ReleaseN(n int) error {
 	if n < 1 || n > ValueMax {
 		return fmt.Errorf("%w: release of %d tokens: must be from 1 to %d", ErrInvalidArgument, n, ValueMax)
 	}
-	if !s.enter() {
+	if s.closed.Load() {
 		return s.errClosed("release")
 	}
 	err := s.p.Post(uint32(n), s.bound)
-	var v uint32
+	runtime.KeepAlive(s)
 	if err != nil {
-		v = s.p.Value()
+		return s.releaseError(n, err)
 	}
-	s.exit()
+	return nil
+}
+
+func (s *Semaphore) releaseError(n int, err error) error {
+	v := s.p.Value()
+	runtime.KeepAlive(s)
 	switch err {
-	case nil:
-		return nil
 	case posixsem.ErrAboveBound:
-		return &fs.PathError{Op: "release", Path: s.file.Path(), Err: fmt.Errorf("%w: value %d, +%d passes the bound %d", ErrReleasedTooManyTimes, v, n, s.bound)}
+		err = fmt.Errorf("%w: value %d, +%d passes the bound %d", ErrReleasedTooManyTimes, v, n, s.bound)
 	case syscall.EOVERFLOW:
-		return &fs.PathError{Op: "release", Path: s.file.Path(), Err: fmt.Errorf("value %d, +%d passes SEM_VALUE_MAX (%d): %w", v, n, ValueMax, err)}
+		err = fmt.Errorf("value %d, +%d passes SEM_VALUE_MAX (%d): %w", v, n, ValueMax, err)
 	}
 	return &fs.PathError{Op: "release", Path: s.file.Path(), Err: err}
 }
@@ -286,11 +285,11 @@ func (s *Semaphore) ReleaseN(n int) error {
 // Value returns the number of tokens available now (sem_getvalue); 0 after
 // Close. It is a snapshot: other processes may change it at once.
 func (s *Semaphore) Value() int {
-	if !s.enter() {
+	if s.closed.Load() {
 		return 0
 	}
 	v := s.p.Value()
-	s.exit()
+	runtime.KeepAlive(s)
 	return int(v)
 }
 
@@ -300,11 +299,11 @@ func (s *Semaphore) Value() int {
 // costs every later Release one needless wake-up system call and nothing
 // else. Goroutines queued behind this handle's gate are not counted.
 func (s *Semaphore) Waiters() int {
-	if !s.enter() {
+	if s.closed.Load() {
 		return 0
 	}
 	w := s.p.Waiters()
-	s.exit()
+	runtime.KeepAlive(s)
 	return int(w)
 }
 
@@ -319,31 +318,29 @@ func (s *Semaphore) Bounded() bool { return s.kind == layout.KindBounded }
 // BoundedSemaphore, ValueMax otherwise (Python's SemLock.maxvalue).
 func (s *Semaphore) MaxValue() int { return int(s.bound) }
 
-// Close releases this handle: calls waiting in Acquire return ErrClosed,
+// Close releases this handle: calls blocked in Acquire return ErrClosed,
 // later calls fail with ErrClosed (TryAcquire returns false, Value and
-// Waiters 0), and the mapping is unmapped once no call is using it. The
-// semaphore itself stays until Unlink or the tracker removes it. Close is
-// idempotent.
+// Waiters 0), and the file is closed, so this process no longer counts as
+// holding it. A call racing with Close either completes normally or fails
+// with ErrClosed; it can never touch unmapped memory, because the
+// handle's 32-byte mapping is released only when the handle itself is
+// garbage. The semaphore stays until Unlink or the tracker removes it.
+// Close is idempotent.
 func (s *Semaphore) Close() error {
 	s.closeOnce.Do(func() {
+		s.closed.Store(true)
 		close(s.closing)
-		if s.use.Or(semClosed) != 0 {
-			// Calls are in progress: wake our sleepers (and, spuriously,
-			// everyone else's) until they have all seen closing and left.
-			tick := time.NewTicker(5 * time.Millisecond)
-		wait:
-			for {
-				s.p.Kick()
-				select {
-				case <-s.drained:
-					break wait
-				case <-tick.C:
-				}
-			}
-			tick.Stop()
+		// Sleepers in the kernel see closing once woken. One may have
+		// checked closing just before it closed and be entering its sleep
+		// now, so kick until the gate is empty; sleepers of other
+		// processes see spurious wake-ups and sleep again.
+		for len(s.gate) > 0 {
+			s.p.Kick()
+			time.Sleep(time.Millisecond)
 		}
 		s.closeErr = s.file.Close()
 	})
+	runtime.KeepAlive(s)
 	return s.closeErr
 }
 

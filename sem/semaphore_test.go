@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -404,4 +406,85 @@ func TestNamedCreateModeAndPersistent(t *testing.T) {
 	if st, _ := os.Stat(semFile(d.Name())); st.Mode().Perm() != 0o600 {
 		t.Fatalf("default mode %v", st.Mode())
 	}
+}
+
+// Calls racing with Close either complete or fail with ErrClosed; none
+// touches unmapped memory, even once the handle is garbage and its
+// mapping is gone.
+func TestCloseRacingCallsNeverFault(t *testing.T) {
+	proctest.CheckShm(t)
+	for round := 0; round < 20; round++ {
+		s, err := sem.NewSemaphore(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Unlink()
+		var wg sync.WaitGroup
+		for g := 0; g < 4; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+				defer cancel()
+				for i := 0; i < 2000; i++ {
+					if err := s.Acquire(ctx); err != nil {
+						if errors.Is(err, sem.ErrClosed) || errors.Is(err, context.DeadlineExceeded) {
+							return
+						}
+						t.Error(err)
+						return
+					}
+					if err := s.Release(); err != nil && !errors.Is(err, sem.ErrClosed) {
+						t.Error(err)
+						return
+					}
+					s.Value()
+				}
+			}()
+		}
+		time.Sleep(time.Duration(round%4) * 100 * time.Microsecond)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+	}
+	runtime.GC()
+	runtime.GC()
+}
+
+// Close drops the file (and the liveness flock) at once; the handle's own
+// 32-byte mapping goes when the handle is garbage.
+func TestMappingReleasedWhenHandleIsGarbage(t *testing.T) {
+	proctest.CheckShm(t)
+	s, err := sem.NewSemaphore(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(semFile(s.Name()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ino := strconv.FormatUint(st.Sys().(*syscall.Stat_t).Ino, 10)
+	s.Unlink()
+	mapped := func() bool { // is a mapping of the file's inode in /proc/self/maps?
+		b, err := os.ReadFile("/proc/self/maps")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) >= 6 && f[4] == ino && strings.HasPrefix(f[5], "/dev/shm/") {
+				return true
+			}
+		}
+		return false
+	}
+	if !mapped() {
+		t.Fatal("semaphore not in /proc/self/maps while open")
+	}
+	s.Close()
+	s = nil
+	semWaitUntil(t, "the collected handle's mapping is gone", func() bool {
+		runtime.GC()
+		return !mapped()
+	})
 }

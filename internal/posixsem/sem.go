@@ -30,9 +30,11 @@ package posixsem
 //     a wake that went astray (a poster killed between its CAS and its
 //     wake, or a glibc waiter that was woken and then timed out without
 //     taking the token) delays a Go waiter by one interval, never forever.
-//   - Cancellation: a cancelled context wakes the sleepers on the word
-//     (they re-check; spurious wakes are part of the futex contract), and
-//     the cancelled waiter unregisters. If a post chose it for its one
+//   - Cancellation: the first sleep lasts at most firstSlice (1 ms), and a
+//     cancellation during it is seen when it ends. A waiter that sleeps
+//     longer arms a kick: cancelling its context wakes the sleepers on the
+//     word (they re-check; spurious wakes are part of the futex contract).
+//     Either way the cancelled waiter unregisters. If a post chose it for its one
 //     wake-up, that wake-up is passed on: unregistering leaves the token in
 //     place and, when tokens and other registered waiters remain, wakes one
 //     of them. The simpler "just subtract 1<<32" of glibc strands that
@@ -123,6 +125,17 @@ func (s Sem) TryWait() bool {
 	}
 }
 
+// TryWaitOnce is sem_wait's fast path: one attempt to take a token, which
+// may fail spuriously under contention (callers then go to Wait).
+func (s Sem) TryWaitOnce() bool {
+	d := atomic.LoadUint64(s.data)
+	if d&valueMask != 0 && atomic.CompareAndSwapUint64(s.data, d, d-1) {
+		raceAcquire(s.race)
+		return true
+	}
+	return false
+}
+
 // Post adds n tokens (n ≥ 1) unless the value would pass bound (at most
 // ValueMax): then it returns unix.EOVERFLOW when bound is ValueMax, and
 // ErrAboveBound otherwise, and changes nothing. It wakes as many sleepers
@@ -168,24 +181,13 @@ func (s Sem) Wait(ctx context.Context, stop <-chan struct{}) error {
 
 func (s Sem) waitSlow(ctx context.Context, stop <-chan struct{}) error {
 	deadline, hasDeadline := ctx.Deadline()
-	if ctx.Done() != nil {
-		// A cancelled context kicks the sleepers on the word, us among
-		// them. A deadline needs no kick: the futex timeout is the
-		// deadline. The kick must finish before we return, because the
-		// mapping may be unmapped once we have.
-		kicked := make(chan struct{})
-		stopKick := context.AfterFunc(ctx, func() {
-			defer close(kicked)
-			if ctx.Err() == context.Canceled {
-				futex.WakeAll(s.word())
-			}
-		})
-		defer func() {
-			if !stopKick() {
-				<-kicked
-			}
-		}()
-	}
+	slice := firstSlice
+	var k *kick
+	defer func() {
+		if k != nil {
+			k.disarm()
+		}
+	}()
 
 	d := atomic.AddUint64(s.data, waitersOne) - waitersOne // register
 	for {
@@ -207,7 +209,10 @@ func (s Sem) waitSlow(ctx context.Context, stop <-chan struct{}) error {
 			return ErrStopped
 		default:
 		}
-		until := time.Now().Add(PollInterval)
+		if slice != firstSlice && k == nil && ctx.Done() != nil {
+			k = s.arm(ctx)
+		}
+		until := time.Now().Add(slice)
 		if hasDeadline && deadline.Before(until) {
 			until = deadline
 		}
@@ -217,11 +222,48 @@ func (s Sem) waitSlow(ctx context.Context, stop <-chan struct{}) error {
 				s.unregister()
 				return context.DeadlineExceeded
 			}
+			slice = PollInterval
 		case err != nil:
 			s.unregister()
 			return err
 		}
 		d = atomic.LoadUint64(s.data)
+	}
+}
+
+// firstSlice bounds a waiter's first kernel sleep. Most hand-offs end
+// within it, and during it a cancellation is noticed when it ends; only a
+// waiter that sleeps longer arms the kick below (it costs about as much as
+// a hand-off itself: a context registration and a channel).
+const firstSlice = time.Millisecond
+
+// A kick wakes the sleepers on a semaphore's word when a context is
+// cancelled, so a cancelled waiter returns at once.
+type kick struct {
+	stop func() bool
+	done chan struct{}
+}
+
+// arm makes a cancellation of ctx wake the sleepers on the word, this
+// waiter among them; they re-check their state (spurious wake-ups are part
+// of the futex contract). A deadline needs no kick: the futex timeout is
+// the deadline.
+func (s Sem) arm(ctx context.Context) *kick {
+	k := &kick{done: make(chan struct{})}
+	k.stop = context.AfterFunc(ctx, func() {
+		defer close(k.done)
+		if ctx.Err() == context.Canceled {
+			futex.WakeAll(s.word())
+		}
+	})
+	return k
+}
+
+// disarm cancels the kick, or waits for it to finish if it has started:
+// the mapping may be unmapped once the waiter has returned.
+func (k *kick) disarm() {
+	if !k.stop() {
+		<-k.done
 	}
 }
 
