@@ -66,7 +66,12 @@ func openSemaphore(name string, accept semAccept, o options) (*Semaphore, error)
 	case accept == semBoundedOnly && info.Kind != layout.KindBounded:
 		return fail(fmt.Errorf("%w: %q is a %s, not a %s", ErrKindMismatch, name, info.Kind, layout.KindBounded))
 	}
-	return newSemaphore(f, clean, info.Kind, info.Bound)
+	s, err := newSemaphore(f, clean, info.Kind, info.Bound)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 func wantKind(a semAccept) layout.Kind {

@@ -140,10 +140,16 @@ func createSemaphore(kind layout.Kind, value int, opts []Option) (*Semaphore, er
 	if err != nil {
 		return nil, err
 	}
+	s, err := newSemaphore(f, name, kind, bound)
+	if err != nil {
+		f.Unlink()
+		f.Close()
+		return nil, err
+	}
 	if !o.persistent {
 		track.Register(file)
 	}
-	return newSemaphore(f, name, kind, bound)
+	return s, nil
 }
 
 // OpenSemaphore opens a Semaphore or BoundedSemaphore made by this library
@@ -164,11 +170,11 @@ func OpenBoundedSemaphore(name string, opts ...Option) (*Semaphore, error) {
 // newSemaphore makes the handle for f, whose sem_t has been validated. The
 // handle maps the semaphore a second time, for itself: that mapping is
 // released only when the handle is garbage (see the top of this file),
-// while f (and with it the liveness flock) is closed by Close.
+// while f (and with it the liveness flock) is closed by Close. On error
+// the caller still owns f.
 func newSemaphore(f *segment.File, name string, kind layout.Kind, bound uint32) (*Semaphore, error) {
 	mem, err := unix.Mmap(f.Fd(), 0, posixsem.Size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
-		f.Close()
 		return nil, &fs.PathError{Op: "mmap", Path: f.Path(), Err: err}
 	}
 	s := &Semaphore{
