@@ -29,7 +29,7 @@ var semBaseline struct {
 	mutexPair, cPair, cPingPong float64
 }
 
-func nsPerOp(b *testing.B) float64 { return float64(b.Elapsed().Nanoseconds()) / float64(b.N) }
+func semNsPerOp(b *testing.B) float64 { return float64(b.Elapsed().Nanoseconds()) / float64(b.N) }
 
 // buildSemtool compiles ../sem/testdata/semtool.c (glibc's sem_open,
 // sem_wait, sem_post) for the C baselines; "" if gcc is missing.
@@ -45,8 +45,8 @@ func buildSemtool(b *testing.B) string {
 	return bin
 }
 
-// runC runs the C tool and returns the "ns/op" figure it printed.
-func runC(b *testing.B, argv ...string) float64 {
+// semRunC runs the C tool and returns the "ns/op" figure it printed.
+func semRunC(b *testing.B, argv ...string) float64 {
 	out, err := exec.Command(argv[0], argv[1:]...).Output()
 	if err != nil {
 		b.Fatalf("%v: %v", argv, err)
@@ -86,14 +86,14 @@ func BenchmarkSemaphoreUncontended(b *testing.B) {
 			mu.Lock()
 			mu.Unlock()
 		}
-		semBaseline.mutexPair = nsPerOp(b)
+		semBaseline.mutexPair = semNsPerOp(b)
 	})
 	b.Run("C-sem_wait+sem_post", func(b *testing.B) {
 		if tool == "" {
 			b.Skip("gcc not found: no C baseline")
 		}
 		s := newBenchSem(b, 1)
-		ns := runC(b, tool, "bench", s.Name(), strconv.Itoa(max(b.N, 1000)))
+		ns := semRunC(b, tool, "bench", s.Name(), strconv.Itoa(max(b.N, 1000)))
 		b.ReportMetric(ns, "ns/op")
 		semBaseline.cPair = ns
 	})
@@ -108,7 +108,7 @@ func BenchmarkSemaphoreUncontended(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		reportRatios(b, semBaseline.mutexPair, semBaseline.cPair)
+		semReportRatios(b, semBaseline.mutexPair, semBaseline.cPair)
 	})
 	b.Run("TryAcquire", func(b *testing.B) {
 		s := newBenchSem(b, 1)
@@ -120,12 +120,12 @@ func BenchmarkSemaphoreUncontended(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		reportRatios(b, semBaseline.mutexPair, semBaseline.cPair)
+		semReportRatios(b, semBaseline.mutexPair, semBaseline.cPair)
 	})
 }
 
-func reportRatios(b *testing.B, mutex, c float64) {
-	ns := nsPerOp(b)
+func semReportRatios(b *testing.B, mutex, c float64) {
+	ns := semNsPerOp(b)
 	if mutex > 0 {
 		b.ReportMetric(ns/mutex, "x-sync.Mutex")
 	}
@@ -248,7 +248,7 @@ func BenchmarkSemaphorePingPong(b *testing.B) {
 		if err := other.Start(); err != nil {
 			b.Fatal(err)
 		}
-		ns := runC(b, tool, "pingpong", ping.Name(), pong.Name(), n, "0")
+		ns := semRunC(b, tool, "pingpong", ping.Name(), pong.Name(), n, "0")
 		if err := other.Wait(); err != nil {
 			b.Fatal(err)
 		}
@@ -272,7 +272,7 @@ func BenchmarkSemaphorePingPong(b *testing.B) {
 		b.StopTimer()
 		c.MustSucceed()
 		if semBaseline.cPingPong > 0 {
-			b.ReportMetric(nsPerOp(b)/semBaseline.cPingPong, "x-C")
+			b.ReportMetric(semNsPerOp(b)/semBaseline.cPingPong, "x-C")
 		}
 	})
 }
