@@ -1,0 +1,256 @@
+package value
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"unsafe"
+)
+
+// How the value is read and written.
+//
+// A T of at most 8 bytes is one atomic word (word.go): Load and Store are a
+// single atomic load or store and never take the lock, on raw and locked
+// values alike. Update takes the lock, so Updates (and the critical sections
+// of anyone holding Lock()) exclude each other, computes fn on a copy, and
+// commits it with a compare-and-swap; if an Add or Store changed the word
+// meanwhile, it runs fn again on the new value. A dying process can never
+// leave such a value half-written.
+//
+// A larger T cannot be copied atomically. On a locked value Load, Store and
+// Update all take the lock (as Python's .value does). Update runs fn on a
+// copy and writes the copy back only when fn returns, bracketed by the
+// record's writing mark (layout.go): a process killed inside fn loses its
+// update as a whole and leaves the value intact; only one killed during the
+// few instructions of the copy back leaves it damaged, and the mark tells
+// the next holder so. On a raw value, Load and Store are plain copies.
+//
+// Guarantees, in memory-model terms across processes: all atomic word
+// operations on one value (Load, Store, Add, the commit of Update) are
+// sequentially consistent, in every process. A lock release in any process
+// happens before the next acquisition in any process, so a Load or Update
+// under the lock sees every Update or Store that completed before it, whole.
+
+// Load returns the value. On a value over 8 bytes with a lock it takes the
+// lock (silently taking it over from a dead holder) and may block; use
+// LoadContext to bound the wait or to learn that the value is damaged. It
+// panics if the lock is not recoverable (see Lock).
+func (v *Value[T]) Load() T {
+	p := v.dataPtr("Load")
+	if v.word {
+		x, _ := loadWord[T](p)
+		return x
+	}
+	if v.lk == nil {
+		return *(*T)(p)
+	}
+	x, err := v.loadLocked(context.Background())
+	if err != nil && !errors.Is(err, ErrOwnerDead) {
+		panic(err.Error())
+	}
+	return x
+}
+
+// LoadContext is Load with a context bounding the wait for the lock. It
+// returns ctx.Err() if the wait is cut short, and the value with an error
+// wrapping ErrOwnerDead if a process died holding the lock (this call took
+// it over) or the value is damaged (see UpdateContext).
+func (v *Value[T]) LoadContext(ctx context.Context) (T, error) {
+	var zero T
+	if v.closed.Load() {
+		return zero, v.errClosed()
+	}
+	if v.word || v.lk == nil {
+		return v.Load(), nil
+	}
+	return v.loadLocked(ctx)
+}
+
+func (v *Value[T]) loadLocked(ctx context.Context) (T, error) {
+	var zero T
+	tookOver, err := v.lk.acquire(ctx)
+	if err != nil {
+		return zero, v.wrap(err)
+	}
+	x := *(*T)(v.data)
+	err = v.check(tookOver)
+	v.lk.release()
+	return x, err
+}
+
+// Store sets the value to x. On a value over 8 bytes with a lock it takes
+// the lock (silently taking it over from a dead holder) and may block; a
+// Store writes a whole value, so it also repairs a damaged one. It panics
+// if the lock is not recoverable (see Lock).
+func (v *Value[T]) Store(x T) {
+	p := v.dataPtr("Store")
+	if v.word {
+		storeWord(p, x)
+		return
+	}
+	if v.lk == nil {
+		*(*T)(p) = x
+		return
+	}
+	if err := v.storeLocked(context.Background(), x, true); err != nil {
+		panic(err.Error())
+	}
+}
+
+// StoreContext is Store with a context bounding the wait for the lock. It
+// returns ctx.Err() if the wait is cut short, and an error wrapping
+// ErrOwnerDead, without storing, if it took the lock over from a process
+// that died holding it.
+func (v *Value[T]) StoreContext(ctx context.Context, x T) error {
+	if v.closed.Load() {
+		return v.errClosed()
+	}
+	if v.word || v.lk == nil {
+		v.Store(x)
+		return nil
+	}
+	return v.storeLocked(ctx, x, false)
+}
+
+func (v *Value[T]) storeLocked(ctx context.Context, x T, anyway bool) error {
+	tookOver, err := v.lk.acquire(ctx)
+	if err != nil {
+		return v.wrap(err)
+	}
+	defer v.lk.release()
+	if tookOver && !anyway {
+		return v.check(true)
+	}
+	v.write(x)
+	return nil
+}
+
+// Update runs fn on the value under the value's lock:
+// UpdateContext(context.Background(), fn).
+func (v *Value[T]) Update(fn func(*T)) error {
+	return v.UpdateContext(context.Background(), fn)
+}
+
+// UpdateContext takes the value's lock, waiting no longer than ctx allows,
+// calls fn with a pointer to a copy of the value, stores what fn leaves
+// there, and releases the lock: an atomic read-modify-write against every
+// other Update, and against anyone holding Lock(), in any process. For a
+// value of at most 8 bytes fn may run more than once, if an Add or Store
+// (which do not take the lock) changed the value before the commit, so fn
+// should only compute the new value from the old. If fn panics, the value
+// is unchanged and the lock released.
+//
+// If it returns an error, fn did not run and the value is unchanged:
+//   - ctx.Err() if the wait was cut short;
+//   - ErrNoLock on a raw value;
+//   - an error wrapping ErrOwnerDead if a process died holding the lock.
+//     This call took the lock over and released it again; the dead
+//     process's Update was lost as a whole and the value is intact (unless
+//     the dead process held Lock() and was writing through Pointer: only
+//     that code knows what it left). Retry, or account for the lost update.
+//   - an error wrapping ErrOwnerDead that says the value is half-written,
+//     if the dead process was killed while copying its update in (values
+//     over 8 bytes, a window of a few instructions). Every Update and
+//     LoadContext then reports it until Store or Repair rewrites the value.
+//
+// Python deadlocks when a process dies holding a Value's lock; pthread's
+// robust mutexes hand the next locker EOWNERDEAD and make the lock unusable
+// forever if it is released unrepaired. Here the lock is always usable
+// again and only a value that is really damaged needs repair.
+func (v *Value[T]) UpdateContext(ctx context.Context, fn func(*T)) error {
+	if v.closed.Load() {
+		return v.errClosed()
+	}
+	if v.lk == nil {
+		return fmt.Errorf("%w: Update on %s (made by NewRaw)", ErrNoLock, v.obj.Name)
+	}
+	tookOver, err := v.lk.acquire(ctx)
+	if err != nil {
+		return v.wrap(err)
+	}
+	defer v.lk.release()
+	if err := v.check(tookOver); err != nil {
+		return err
+	}
+	if v.word {
+		for {
+			x, old := loadWord[T](v.data)
+			fn(&x)
+			if casWord(v.data, old, x) {
+				return nil
+			}
+		}
+	}
+	x := *(*T)(v.data)
+	fn(&x)
+	v.write(x)
+	return nil
+}
+
+// Repair takes the lock and, if a process died while writing the value so
+// that it may be half-written, calls fix with a pointer to a copy of what
+// is there, writes the result back and clears the damage. On an intact
+// value it does nothing. It reports whether fix ran.
+func (v *Value[T]) Repair(ctx context.Context, fix func(*T)) (bool, error) {
+	if v.closed.Load() {
+		return false, v.errClosed()
+	}
+	if v.lk == nil {
+		return false, fmt.Errorf("%w: Repair on %s (made by NewRaw)", ErrNoLock, v.obj.Name)
+	}
+	if _, err := v.lk.acquire(ctx); err != nil {
+		return false, v.wrap(err)
+	}
+	defer v.lk.release()
+	if atomic.LoadUint32(&v.rec.writing) == recordIntact {
+		return false, nil
+	}
+	x := *(*T)(v.data)
+	fix(&x)
+	v.write(x)
+	return true, nil
+}
+
+// check, run with the lock held, reports a damaged value or a takeover.
+func (v *Value[T]) check(tookOver bool) error {
+	if atomic.LoadUint32(&v.rec.writing) != recordIntact {
+		return fmt.Errorf("value %s: a process died while writing it, so it may be half-written; Store or Repair it: %w", v.obj.Name, ErrOwnerDead)
+	}
+	if tookOver {
+		return fmt.Errorf("value %s: a process died holding its lock; an Update it was making is lost whole, the value is as the last complete one left it: %w", v.obj.Name, ErrOwnerDead)
+	}
+	return nil
+}
+
+// testHookMidWrite, when set by a test, runs in the middle of write, after
+// half of the bytes are copied: the place to kill a process to leave a
+// damaged value behind.
+var testHookMidWrite func()
+
+// write copies x into the shared value of over 8 bytes, with the lock held,
+// bracketed by the writing mark. It leaves the value intact, so it also
+// repairs a damaged one.
+func (v *Value[T]) write(x T) {
+	atomic.StoreUint32(&v.rec.writing, recordWriting)
+	if testHookMidWrite != nil {
+		n := unsafe.Sizeof(x)
+		copy(unsafe.Slice((*byte)(v.data), n/2), unsafe.Slice((*byte)(unsafe.Pointer(&x)), n/2))
+		testHookMidWrite()
+	}
+	*(*T)(v.data) = x
+	atomic.StoreUint32(&v.rec.writing, recordIntact)
+}
+
+func (v *Value[T]) errClosed() error {
+	return fmt.Errorf("value %s: %w", v.obj.Name, ErrClosed)
+}
+
+// wrap names the value in an error from its lock; a context's error is
+// returned as it is.
+func (v *Value[T]) wrap(err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("value %s: %w", v.obj.Name, err)
+}

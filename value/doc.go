@@ -1,0 +1,44 @@
+// Package value gives one typed value in shared memory, visible to every
+// process that opens it by name: the Go form of Python's
+// multiprocessing.Value and RawValue, with a type parameter instead of a
+// typecode.
+//
+//	counter, err := value.New[int64](0)           // with its own lock
+//	... pass counter.Name() to a worker process ...
+//	counter, err := value.Open[int64](name)      // in the worker
+//	value.Add(counter, 1)                        // lock-free, integers only
+//	counter.Update(func(n *int64) { *n *= 2 })   // any T, under the lock
+//
+// T is any fixed-size type without pointers: numbers, bool, fixed arrays
+// and structs of those. New, NewRaw and Open refuse anything else (string,
+// slice, map, pointer, interface, chan, func) with an error naming the
+// type. The file's header records T's size and a fingerprint of its
+// layout, so Open[int32] on a value created as int64 — or as float64, or as
+// a struct of the same size — is refused with an error naming both types.
+//
+// # What it gives beyond Python
+//
+//   - Add: an atomic add on the shared word for integer types, no lock at
+//     all (Python needs `with v.get_lock(): v.value += 1`).
+//   - Load and Store of a value of at most 8 bytes are single atomic
+//     instructions, lock-free even on a locked value.
+//   - Update runs on a copy and commits it whole: a process killed inside
+//     its update loses that update and nothing else. The next Update says
+//     so (ErrOwnerDead) and the lock is usable again at once. Python
+//     deadlocks for ever when a process dies holding a Value's lock.
+//
+// # Caveats
+//
+//   - A goroutine waiting for the value's lock holds an OS thread, and
+//     notices a dead holder within the lock's polling interval.
+//   - Load and Store on a value over 8 bytes take the lock: inside a
+//     critical section of Lock() use Pointer, not Load or Store, or the
+//     goroutine waits for itself. Python avoids this by making the lock an
+//     RLock; Lock here is a plain (process-owned) Lock.
+//   - Add does not take the lock, so it is not excluded by a critical
+//     section of Lock(): mix them only where that is what you mean.
+//   - A raw value (NewRaw) has no lock: Update returns ErrNoLock, and Load
+//     and Store of a value over 8 bytes may tear under concurrent Stores.
+//   - Close unmaps the value: it must come after every other use in this
+//     process, including pointers from Pointer.
+package value
