@@ -1,0 +1,48 @@
+// Package array gives a fixed-length typed array in shared memory, visible
+// to every process that opens it by name: the Go form of Python's
+// multiprocessing.Array and RawArray, with a type parameter instead of a
+// typecode, and a zero-copy []T view.
+//
+//	a, err := array.New[float64](1 << 20)   // or FromSlice(xs), NewRaw(n)
+//	... pass a.Name() to worker processes ...
+//	a, err := array.Open[float64](name)     // in a worker
+//	s := a.Slice()                          // the shared memory itself
+//	for i := lo; i < hi; i++ { s[i] *= s[i] }
+//
+// T is any fixed-size type without pointers: numbers, bool, fixed arrays
+// and structs of those. New, NewRaw, FromSlice and Open refuse anything
+// else with an error naming the type; Open[T] refuses an array created
+// with another element type, naming both.
+//
+// The elements are 64-byte aligned as a whole and aligned for T each, so
+// sync/atomic works on the elements of Slice() across processes (an
+// []int64 of counters, say).
+//
+// # Element access and the lock
+//
+// At, Set, Slice, CopyFrom, CopyTo and All touch the elements directly,
+// as indexing a Go slice does; none takes the lock. Python's synchronized
+// Array takes its lock on every element access: that makes each single
+// access atomic, but nothing larger (`a[i] += 1` still races), at the cost
+// of a lock round trip per element. Here the lock is for the caller to
+// hold around exactly the accesses that must be atomic together:
+//
+//	l := a.Lock()
+//	l.Lock()
+//	a.Set(i, a.At(i)+1)
+//	l.Unlock()
+//
+// Processes that split the indices between them (the usual parallel
+// pattern) need no lock at all.
+//
+// At and Set panic on an index out of range, with the index and the
+// length in the message, as Go slices do: an out-of-range index is a bug
+// in the caller, not a condition to handle.
+//
+// # Caveats
+//
+//   - The length is fixed at creation; Open gets the creator's length.
+//   - Close unmaps the array: slices from Slice must not be used
+//     afterwards, and Close must come after every other use in this
+//     process.
+package array

@@ -1,0 +1,40 @@
+package array
+
+import "io/fs"
+
+// An Option tunes New, NewRaw, FromSlice or Open.
+type Option func(*options)
+
+type options struct {
+	name         string
+	persistent   bool
+	mode         fs.FileMode
+	allowForeign bool
+}
+
+func collect(opts []Option) options {
+	var o options
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	return o
+}
+
+// Name gives a new array its name in /dev/shm (Python's forms: "x" and "/x"
+// are the same name). Without it New, NewRaw and FromSlice generate a unique one
+// ("mpgo_array_…"). Open takes the name as its argument and ignores this.
+func Name(name string) Option { return func(o *options) { o.name = name } }
+
+// Persistent leaves a new array untracked: it outlives the program and is
+// removed only by Unlink or `multiproc rm`.
+func Persistent() Option { return func(o *options) { o.persistent = true } }
+
+// Mode sets the permission bits of a new array's file (default 0600).
+func Mode(perm fs.FileMode) Option { return func(o *options) { o.mode = perm.Perm() } }
+
+// AllowForeignOwner lets Open attach to an array whose file another user
+// owns. Without it such a value is refused: its owner could change it under
+// us at any time.
+func AllowForeignOwner() Option { return func(o *options) { o.allowForeign = true } }
