@@ -1,0 +1,259 @@
+package track
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/multiproc/multiproc/internal/proc"
+	"golang.org/x/sys/unix"
+)
+
+const (
+	// envServe marks the re-executed binary as a tracker; its value is
+	// "v1 <program pid>:<program start>".
+	envServe = "MULTIPROC_TRACKER_SERVE"
+	// envConn names an inherited connection: "<fd>:<dev>:<ino>:<tracker pid>".
+	// dev and ino identify the pipe, so a stale variable that reached a
+	// process without the fd never makes it write to some other file.
+	envConn = "MULTIPROC_TRACKER_FD"
+
+	serveVersion = "v1"
+	serveFd      = 3 // the tracker's read end: its ExtraFiles[0]
+)
+
+// ErrNoTracker is returned by Inherit when the tracker cannot be started.
+var ErrNoTracker = errors.New("multiproc resource tracker unavailable")
+
+// client is this process's side of the connection.
+type client struct {
+	mu     sync.Mutex
+	conn   *os.File // write end, nil until started or inherited
+	connID [2]uint64
+	pid    int               // the tracker's pid
+	owned  map[string]string // file → its R message, replayed after a restart
+	failed bool              // the tracker could not be started; warned once
+}
+
+var self = client{owned: map[string]string{}}
+
+func init() {
+	if v, ok := os.LookupEnv(envServe); ok {
+		os.Unsetenv(envServe)
+		if prog, ok := parseServe(v); ok && isPipeEnd(serveFd, unix.O_RDONLY) {
+			os.Exit(serve(prog))
+		}
+	}
+	self.adopt()
+}
+
+// Register records that this process created the object file (a name in
+// /dev/shm) and owns its cleanup: once every process of the program is
+// gone, the tracker removes it unless some process still holds it. It
+// starts the tracker on first use. Registration never fails the caller: if
+// no tracker can run, a warning is printed once and the object is left to
+// `multiproc clean`.
+func Register(file string) {
+	var st unix.Stat_t
+	if unix.Lstat(path(file), &st) != nil {
+		return // already gone: nothing to track
+	}
+	me := proc.Self()
+	msg := fmt.Sprintf("R %d %d %d %d %s\n", st.Dev, st.Ino, me.PID, me.Start32(), strconv.Quote(file))
+	self.mu.Lock()
+	defer self.mu.Unlock()
+	self.owned[file] = msg
+	if self.conn == nil && !self.startLocked() {
+		return
+	}
+	self.sendLocked(msg)
+}
+
+// Unregister records that the object file was removed on purpose, so the
+// tracker forgets it. It never starts a tracker.
+func Unregister(file string) {
+	self.mu.Lock()
+	defer self.mu.Unlock()
+	delete(self.owned, file)
+	if self.conn != nil {
+		self.sendLocked("U " + strconv.Quote(file) + "\n")
+	}
+}
+
+// Inherit makes the process cmd will start a client of this program's
+// tracker (starting the tracker if needed): the connection is appended to
+// cmd.ExtraFiles and named in cmd.Env (os.Environ() if cmd.Env is nil).
+// Objects the child creates are then cleaned up with the program's, once
+// the last process of the program is gone, and the child never starts a
+// tracker of its own. The pool package and the test harness start their
+// workers this way. Call it before cmd.Start.
+func Inherit(cmd *exec.Cmd) error {
+	self.mu.Lock()
+	defer self.mu.Unlock()
+	if self.conn == nil && !self.startLocked() {
+		return ErrNoTracker
+	}
+	fd := 3 + len(cmd.ExtraFiles)
+	cmd.ExtraFiles = append(cmd.ExtraFiles, self.conn)
+	env := cmd.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	cmd.Env = append(without(env, envConn), fmt.Sprintf("%s=%d:%d:%d:%d", envConn, fd, self.connID[0], self.connID[1], self.pid))
+	return nil
+}
+
+// PID returns the pid of the tracker this process talks to, or 0 if it has
+// none (yet).
+func PID() int {
+	self.mu.Lock()
+	defer self.mu.Unlock()
+	if self.conn == nil {
+		return 0
+	}
+	return self.pid
+}
+
+// sendLocked writes msg to the running tracker. A failed write means the
+// tracker is gone (EPIPE): start a new one and replay what this process
+// still owns, which already reflects msg.
+func (c *client) sendLocked(msg string) {
+	if _, err := io.WriteString(c.conn, msg); err == nil {
+		return
+	}
+	c.dropLocked()
+	if len(c.owned) == 0 || !c.startLocked() {
+		return
+	}
+	for _, m := range c.owned {
+		if _, err := io.WriteString(c.conn, m); err != nil {
+			c.dropLocked()
+			c.warnLocked(err)
+			return
+		}
+	}
+}
+
+func (c *client) dropLocked() {
+	c.conn.Close()
+	c.conn, c.pid = nil, 0
+}
+
+// startLocked starts a tracker for this process and its future children.
+func (c *client) startLocked() bool {
+	if c.failed {
+		return false
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		c.warnLocked(err)
+		return false
+	}
+	me := proc.Self()
+	env := append(without(os.Environ(), envConn, envServe), fmt.Sprintf("%s=%s %d:%d", envServe, serveVersion, me.PID, me.Start))
+	if _, set := os.LookupEnv("GORACE"); !set {
+		// A -race binary otherwise sleeps a second before exiting, and the
+		// tracker's exit is what closes the program's stderr.
+		env = append(env, "GORACE=atexit_sleep_ms=0")
+	}
+	cmd := &exec.Cmd{
+		Path:        "/proc/self/exe", // this very binary, even if its file was replaced since
+		Args:        []string{filepath.Base(os.Args[0]) + " [multiproc tracker]"},
+		Env:         env,
+		ExtraFiles:  []*os.File{r},
+		Stderr:      os.Stderr,
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+	}
+	err = cmd.Start()
+	r.Close()
+	if err != nil {
+		w.Close()
+		c.warnLocked(err)
+		return false
+	}
+	go cmd.Wait() // reap it, should it ever exit before us
+	var st unix.Stat_t
+	unix.Fstat(int(w.Fd()), &st)
+	c.conn, c.connID, c.pid = w, [2]uint64{st.Dev, st.Ino}, cmd.Process.Pid
+	return true
+}
+
+func (c *client) warnLocked(err error) {
+	c.failed = true
+	fmt.Fprintf(os.Stderr, "multiproc: cannot run the resource tracker (%v); objects this program leaks stay in /dev/shm until `multiproc clean`\n", err)
+}
+
+// adopt takes over a connection inherited from the parent process, if the
+// environment names one and the fd really is that pipe's write end.
+func (c *client) adopt() {
+	v, ok := os.LookupEnv(envConn)
+	if !ok {
+		return
+	}
+	os.Unsetenv(envConn) // this process's children get it only through Inherit
+	var fd, pid int
+	var dev, ino uint64
+	if n, _ := fmt.Sscanf(v, "%d:%d:%d:%d", &fd, &dev, &ino, &pid); n != 4 || fd < 3 {
+		return
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Dev != dev || st.Ino != ino || !isPipeEnd(fd, unix.O_WRONLY) {
+		return
+	}
+	unix.CloseOnExec(fd)
+	c.conn, c.connID, c.pid = os.NewFile(uintptr(fd), "multiproc-tracker"), [2]uint64{dev, ino}, pid
+}
+
+// isPipeEnd reports whether fd is a pipe opened with access mode acc.
+func isPipeEnd(fd, acc int) bool {
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		return false
+	}
+	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	return err == nil && fl&unix.O_ACCMODE == acc
+}
+
+func parseServe(v string) (proc.ID, bool) {
+	rest, ok := strings.CutPrefix(v, serveVersion+" ")
+	if !ok {
+		return proc.ID{}, false
+	}
+	return parseID(rest)
+}
+
+func parseID(s string) (proc.ID, bool) {
+	p, st, ok := strings.Cut(s, ":")
+	pid, err1 := strconv.Atoi(p)
+	start, err2 := strconv.ParseUint(st, 10, 64)
+	if !ok || err1 != nil || err2 != nil || pid <= 0 {
+		return proc.ID{}, false
+	}
+	return proc.ID{PID: pid, Start: start}, true
+}
+
+func without(env []string, keys ...string) []string {
+	out := make([]string, 0, len(env)+1)
+next:
+	for _, kv := range env {
+		for _, k := range keys {
+			if strings.HasPrefix(kv, k+"=") {
+				continue next
+			}
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+// Dir is where objects live (segment.Dir; segment imports this package).
+const Dir = "/dev/shm"
+
+func path(file string) string { return Dir + "/" + file }

@@ -1,0 +1,149 @@
+package track
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/multiproc/multiproc/internal/holders"
+	"github.com/multiproc/multiproc/internal/layout"
+	"github.com/multiproc/multiproc/internal/proc"
+	"golang.org/x/sys/unix"
+)
+
+// HeldPollInterval is how often the tracker, once every client is gone,
+// tests again the objects that another process still holds.
+const HeldPollInterval = 200 * time.Millisecond
+
+// server is the tracker process: it reads the connection until EOF, then
+// removes what is left (see the package documentation).
+type server struct {
+	live map[string]Entry
+	reg  *registry
+	out  io.Writer
+}
+
+// serve is the tracker's main; it returns the exit status.
+func serve(program proc.ID) int {
+	signal.Ignore(syscall.SIGINT, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGPIPE)
+	in := os.NewFile(serveFd, "tracker connection")
+	s := &server{live: map[string]Entry{}, out: os.Stderr}
+	reg, err := createRegistry(proc.Self(), program)
+	if err != nil {
+		fmt.Fprintf(s.out, "multiproc tracker: no registry file (%v): leaks are still cleaned up at exit, but not if the tracker itself is killed\n", err)
+	}
+	s.reg = reg
+	// Opportunistic sweep of registries whose tracker was killed: cheap,
+	// and safe by the same flock rule.
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		own := ""
+		if reg != nil {
+			own = reg.name
+		}
+		sweepOrphans(own)
+	}()
+	s.read(in)
+	s.reg.clientsGone()
+	s.drain()
+	<-swept
+	s.reg.remove()
+	return 0
+}
+
+// read applies messages until every client is gone (EOF). Records are
+// written to the registry in batches: one write per burst of messages.
+func (s *server) read(in io.Reader) {
+	br := bufio.NewReaderSize(in, 16<<10)
+	var batch []byte
+	for {
+		line, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			for err == bufio.ErrBufferFull { // no message is this long: skip it
+				_, err = br.ReadSlice('\n')
+			}
+			continue
+		}
+		if err != nil {
+			break // EOF; a partial last line was never a whole message
+		}
+		if text := string(line[:len(line)-1]); apply(s.live, text) {
+			batch = append(batch, line...)
+		}
+		if br.Buffered() == 0 {
+			s.reg.record(batch, s.live)
+			batch = batch[:0]
+		}
+	}
+	s.reg.record(batch, s.live)
+}
+
+// drain removes every registered object nobody holds, printing a line for
+// each, and watches the held ones until they can be removed too.
+func (s *server) drain() {
+	announced := map[string]bool{}
+	for {
+		var done []byte
+		for _, e := range sorted(s.live) {
+			kind := describe(e.File)
+			removed, err := holders.TryRemove(path(e.File), holders.ID{Dev: e.Dev, Ino: e.Ino})
+			switch {
+			case err != nil:
+				fmt.Fprintf(s.out, "multiproc tracker: cannot remove leaked %s %s: %v\n", kind, e.File, err)
+			case removed:
+				fmt.Fprintf(s.out, "multiproc tracker: removed leaked %s %s (created by pid %d, never unlinked)\n", kind, e.File, e.PID)
+			case isFile(e):
+				if !announced[e.File] {
+					announced[e.File] = true
+					fmt.Fprintf(s.out, "multiproc tracker: leaked %s %s is still open in another process; it will be removed once nobody holds it\n", kind, e.File)
+				}
+				continue
+			}
+			// Removed, gone, replaced or unremovable: forget it.
+			delete(s.live, e.File)
+			done = append(done, "U "+quote(e.File)+"\n"...)
+		}
+		s.reg.record(done, s.live)
+		if len(s.live) == 0 {
+			return
+		}
+		time.Sleep(HeldPollInterval)
+	}
+}
+
+// isFile reports whether e's name still means the file registered.
+func isFile(e Entry) bool {
+	var st unix.Stat_t
+	return unix.Lstat(path(e.File), &st) == nil && st.Dev == e.Dev && st.Ino == e.Ino
+}
+
+// describe names the kind of an object for messages, from its header (read
+// with pread, never mapped), its metadata attribute or its name.
+func describe(file string) string {
+	fd, err := unix.Open(path(file), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err == nil {
+		defer unix.Close(fd)
+		var st unix.Stat_t
+		head := make([]byte, layout.HeaderSize)
+		if unix.Fstat(fd, &st) == nil {
+			if n, _ := unix.Pread(fd, head, 0); n == len(head) {
+				if h, err := layout.DecodeHead(head, st.Size); err == nil {
+					return h.Kind.String()
+				}
+			}
+		}
+		if n, _ := unix.Fgetxattr(fd, "user.multiproc", nil); n > 0 {
+			return layout.KindRaw.String()
+		}
+	}
+	if strings.HasPrefix(file, "sem.") {
+		return "semaphore"
+	}
+	return "object"
+}
