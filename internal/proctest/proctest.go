@@ -14,6 +14,12 @@
 // deadline; a child still running at the end is sent SIGQUIT (so it dumps
 // its goroutines) and then killed, and the test fails.
 //
+// Children are clients of the parent's resource tracker (track.Inherit),
+// as pool workers are: objects a child creates are cleaned up with the
+// test binary's. StartProgram instead runs a child as a program of its
+// own, in its own process group and with its own tracker, for tests of
+// what happens when a whole program dies (KillGroup).
+//
 // CheckShm snapshots /dev/shm and fails the test if it does not end as it
 // started.
 package proctest
@@ -31,6 +37,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/multiproc/multiproc/internal/track"
 )
 
 const (
@@ -89,6 +97,16 @@ func runRole(name string) int {
 	return 0
 }
 
+// Command returns a command that runs role with args in a child, for a
+// role that starts children of its own. Nothing else is set up: no tracker
+// connection (see track.Inherit), no process group, no output capture.
+func Command(role string, args ...string) *exec.Cmd {
+	exe, _ := os.Executable()
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), envRole+"="+role, envArgs+"="+strings.Join(args, "\x1f"), envIdx+"=0")
+	return cmd
+}
+
 // Child is one running child process.
 type Child struct {
 	t      testing.TB
@@ -103,12 +121,23 @@ type Child struct {
 	outMu  sync.Mutex
 }
 
-// Start runs role in a child process with args.
+// Start runs role in a child process with args. The child is a client of
+// this process's resource tracker, as a pool worker is: objects it creates
+// are cleaned up with this program's, not when the child exits.
 func Start(t testing.TB, role string, args ...string) *Child {
-	return start(t, role, 0, args)
+	return start(t, role, 0, args, false)
 }
 
-func start(t testing.TB, role string, idx int, args []string) *Child {
+// StartProgram runs role in a child that is a program of its own: in its
+// own process group (see KillGroup) and not connected to this process's
+// resource tracker, so it starts its own tracker when it creates an object.
+// The child's stderr, which Stderr returns, is shared with that tracker, and
+// Wait and Kill return only once the tracker has exited too.
+func StartProgram(t testing.TB, role string, args ...string) *Child {
+	return start(t, role, 0, args, true)
+}
+
+func start(t testing.TB, role string, idx int, args []string, program bool) *Child {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -116,6 +145,11 @@ func start(t testing.TB, role string, idx int, args []string) *Child {
 	}
 	cmd := exec.Command(exe, "-test.run=^$")
 	cmd.Env = append(os.Environ(), envRole+"="+role, envArgs+"="+strings.Join(args, "\x1f"), fmt.Sprintf("%s=%d", envIdx, idx))
+	if program {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	} else if err := track.Inherit(cmd); err != nil {
+		t.Fatal(err)
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -152,6 +186,11 @@ func start(t testing.TB, role string, idx int, args []string) *Child {
 		close(c.lines)
 		close(c.done)
 	}()
+	if program {
+		// Runs after the check below: whatever the test did, no process of
+		// the program's group (a grandchild, say) outlives the test.
+		t.Cleanup(func() { syscall.Kill(-c.Pid(), syscall.SIGKILL) })
+	}
 	t.Cleanup(func() {
 		select {
 		case <-c.done:
@@ -219,6 +258,17 @@ func (c *Child) Kill() {
 	<-c.done
 }
 
+// KillGroup sends SIGKILL to the child's whole process group (a child
+// started with StartProgram leads its own) and waits for it to be reaped.
+func (c *Child) KillGroup() {
+	c.t.Helper()
+	if c.cmd.SysProcAttr == nil || !c.cmd.SysProcAttr.Setpgid {
+		c.t.Fatal("proctest: KillGroup needs a child started with StartProgram")
+	}
+	syscall.Kill(-c.Pid(), syscall.SIGKILL)
+	<-c.done
+}
+
 // Signal sends sig to the child.
 func (c *Child) Signal(sig os.Signal) error { return c.cmd.Process.Signal(sig) }
 
@@ -266,7 +316,7 @@ func StartN(t testing.TB, n int, role string, args ...string) []*Child {
 	t.Helper()
 	cs := make([]*Child, n)
 	for i := range cs {
-		cs[i] = start(t, role, i, args)
+		cs[i] = start(t, role, i, args, false)
 	}
 	return cs
 }
