@@ -1,0 +1,390 @@
+package track_test
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/multiproc/multiproc/internal/layout"
+	"github.com/multiproc/multiproc/internal/proc"
+	"github.com/multiproc/multiproc/internal/proctest"
+	"github.com/multiproc/multiproc/internal/segment"
+	"github.com/multiproc/multiproc/internal/track"
+	"github.com/multiproc/multiproc/shm"
+)
+
+func TestMain(m *testing.M) {
+	proctest.Register("make", makeObjects)
+	proctest.Register("family", family)
+	proctest.Main(m)
+}
+
+// makeObjects creates args[0] objects of mixed kinds, prints "obj NAME"
+// for each and "tracker PID", then, by args[1]:
+//
+//	wait    print "ready", wait for SIGUSR1, exit without removing anything
+//	leak    close everything without removing it, exit
+//	unlink  remove everything, exit
+//
+// With args[2] == "persistent" it also makes one Persistent segment.
+func makeObjects(args []string) error {
+	n, _ := strconv.Atoi(args[0])
+	ti, _ := layout.TypeOf[int64]()
+	var closers []func() error
+	var removers []func() error
+	for i := range n {
+		var name string
+		switch i % 3 {
+		case 0:
+			s, err := shm.Create("", 4096)
+			if err != nil {
+				return err
+			}
+			name, closers, removers = s.Name(), append(closers, s.Close), append(removers, s.Unlink)
+		case 1:
+			o, err := segment.CreateObject("", segment.ObjectSpec{Kind: layout.KindLock, PayloadSize: 64}, nil)
+			if err != nil {
+				return err
+			}
+			name, closers, removers = o.Name, append(closers, o.Close), append(removers, o.Remove)
+		case 2:
+			o, err := segment.CreateObject("", segment.ObjectSpec{Kind: layout.KindValue, PayloadSize: 64, Elem: &ti, ElemCount: 1}, nil)
+			if err != nil {
+				return err
+			}
+			name, closers, removers = o.Name, append(closers, o.Close), append(removers, o.Remove)
+		}
+		fmt.Println("obj", name)
+	}
+	if len(args) > 2 && args[2] == "persistent" {
+		s, err := shm.Create("", 64, shm.Persistent())
+		if err != nil {
+			return err
+		}
+		fmt.Println("persistent", s.Name())
+	}
+	fmt.Println("tracker", track.PID())
+	switch args[1] {
+	case "wait":
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, syscall.SIGUSR1)
+		fmt.Println("ready")
+		<-ch
+	case "leak":
+		for _, c := range closers {
+			c()
+		}
+	case "unlink":
+		for i := range closers {
+			if err := removers[i](); err != nil {
+				return err
+			}
+			closers[i]()
+		}
+	}
+	return nil
+}
+
+// family starts a "make N wait" child connected to its own tracker
+// (track.Inherit), relays the child's lines, and waits to be killed.
+func family(args []string) error {
+	s, err := shm.Create("", 64) // starts the family's tracker
+	if err != nil {
+		return err
+	}
+	fmt.Println("obj", s.Name())
+	cmd := proctest.Command("make", args[0], "wait")
+	if err := track.Inherit(cmd); err != nil {
+		return err
+	}
+	out, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	buf := make([]byte, 64<<10)
+	var seen string
+	for !strings.Contains(seen, "ready\n") {
+		n, err := out.Read(buf)
+		if err != nil {
+			return fmt.Errorf("child: %v", err)
+		}
+		seen += string(buf[:n])
+	}
+	seen = strings.ReplaceAll(seen, "tracker ", "child-tracker ")
+	fmt.Print(strings.ReplaceAll(seen, "ready\n", "child-ready\n"))
+	fmt.Println("tracker", track.PID())
+	fmt.Println("ready")
+	select {}
+}
+
+// started reads a "make" child's cues: its objects, its tracker's pid.
+func started(t *testing.T, c *proctest.Child) (objs []string, tracker int) {
+	t.Helper()
+	c.WaitLine("ready")
+	for _, l := range c.Output() {
+		if name, ok := strings.CutPrefix(l, "obj "); ok {
+			objs = append(objs, name)
+		}
+		if p, ok := strings.CutPrefix(l, "tracker "); ok {
+			tracker, _ = strconv.Atoi(p)
+		}
+	}
+	if tracker <= 0 {
+		t.Fatalf("child printed no tracker pid: %q", c.Output())
+	}
+	return objs, tracker
+}
+
+func exists(name string) bool {
+	_, err := os.Lstat(segment.Path(name))
+	return !errors.Is(err, fs.ErrNotExist)
+}
+
+func alive(pid int) bool {
+	start, _, err := proc.Stat(pid)
+	return err == nil && proc.Alive(pid, uint32(start))
+}
+
+func waitGone(t *testing.T, within time.Duration, names ...string) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		var left []string
+		for _, n := range names {
+			if exists(n) {
+				left = append(left, n)
+			}
+		}
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d objects still in /dev/shm after %v: %v", len(left), within, left)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestKillingTheWholeProcessGroupLeavesNothing(t *testing.T) {
+	proctest.CheckShm(t)
+	c := proctest.StartProgram(t, "make", "50", "wait", "persistent")
+	objs, tracker := started(t, c)
+	if len(objs) != 50 {
+		t.Fatalf("child made %d objects", len(objs))
+	}
+	var persistent string
+	for _, l := range c.Output() {
+		if p, ok := strings.CutPrefix(l, "persistent "); ok {
+			persistent = p
+		}
+	}
+	defer os.Remove(segment.Path(persistent))
+	for _, o := range objs {
+		if !exists(o) {
+			t.Fatalf("%s missing before the kill", o)
+		}
+	}
+	killed := time.Now()
+	c.KillGroup() // the program, not its tracker: that one has its own session
+	waitGone(t, 2*time.Second-time.Since(killed), objs...)
+	t.Logf("all %d objects removed %v after SIGKILL to the process group", len(objs), time.Since(killed))
+	if got := strings.Count(c.Stderr(), "multiproc tracker: removed leaked "); got != 50 {
+		t.Errorf("tracker reported %d removals, want 50:\n%s", got, c.Stderr())
+	}
+	for _, kind := range []string{"raw segment", "Lock", "Value"} {
+		if !strings.Contains(c.Stderr(), "removed leaked "+kind+" mpgo_") {
+			t.Errorf("no removal line names a %s:\n%s", kind, c.Stderr())
+		}
+	}
+	if !exists(persistent) {
+		t.Errorf("persistent segment %s was removed; only rm may remove it", persistent)
+	}
+	if alive(tracker) {
+		t.Errorf("tracker %d still running after its work was done", tracker)
+	}
+}
+
+func TestNormalExitTrackerRemovesNothingAndSaysNothing(t *testing.T) {
+	proctest.CheckShm(t)
+	c := proctest.StartProgram(t, "make", "9", "unlink")
+	c.MustSucceed() // returns once the tracker, which shares the child's stderr, has exited
+	if s := c.Stderr(); s != "" {
+		t.Fatalf("tracker spoke after a clean exit:\n%s", s)
+	}
+	tracker := trackerOf(t, c)
+	if alive(tracker) {
+		t.Fatalf("tracker %d outlived its program", tracker)
+	}
+	for _, e := range shmEntries() {
+		if r, err := track.ReadRegistry(e); err == nil && r.Tracker.PID == tracker {
+			t.Fatalf("tracker left its registry %s", e)
+		}
+	}
+}
+
+func TestLeaksAtNormalExitAreRemovedAndReported(t *testing.T) {
+	proctest.CheckShm(t)
+	c := proctest.StartProgram(t, "make", "4", "leak")
+	c.MustSucceed()
+	var objs []string
+	for _, l := range c.Output() {
+		if name, ok := strings.CutPrefix(l, "obj "); ok {
+			objs = append(objs, name)
+		}
+	}
+	waitGone(t, 0, objs...)
+	lines := strings.Split(strings.TrimSpace(c.Stderr()), "\n")
+	if len(lines) != len(objs) {
+		t.Fatalf("want one line per object (%d), got:\n%s", len(objs), c.Stderr())
+	}
+	for i, o := range objs {
+		pid := c.Pid()
+		found := false
+		for _, l := range lines {
+			found = found || strings.HasSuffix(l, fmt.Sprintf("%s (created by pid %d, never unlinked)", o, pid))
+		}
+		if !found {
+			t.Errorf("object %d (%s) not reported:\n%s", i, o, c.Stderr())
+		}
+	}
+}
+
+func TestObjectHeldByAnotherProcessIsKeptUntilReleased(t *testing.T) {
+	proctest.CheckShm(t)
+	c := proctest.StartProgram(t, "make", "2", "wait")
+	objs, tracker := started(t, c)
+	held, err := shm.Open(objs[0]) // this test process is the unrelated holder
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Signal(syscall.SIGUSR1) // the program exits without removing its objects
+	waitStderr(t, c, "is still open in another process")
+	// The tracker has tried and refused: the object we hold is still there,
+	// the one nobody holds is gone, and the tracker keeps watching.
+	if !exists(objs[0]) {
+		t.Fatal("held object removed")
+	}
+	waitGone(t, 0, objs[1])
+	if !alive(tracker) {
+		t.Fatal("tracker exited while an object it must remove is still held")
+	}
+	held.Close()
+	c.MustSucceed() // the tracker exits once it has removed the last object
+	waitGone(t, 0, objs[0])
+	if !strings.Contains(c.Stderr(), "removed leaked raw segment "+objs[0]) {
+		t.Fatalf("removal not reported:\n%s", c.Stderr())
+	}
+}
+
+func TestChildrenShareTheProgramsTracker(t *testing.T) {
+	proctest.CheckShm(t)
+	c := proctest.StartProgram(t, "family", "6")
+	c.WaitLine("ready")
+	var objs []string
+	pids := map[string]string{}
+	for _, l := range c.Output() {
+		if name, ok := strings.CutPrefix(l, "obj "); ok {
+			objs = append(objs, name)
+		}
+		if k, v, ok := strings.Cut(l, " "); ok && strings.HasSuffix(k, "tracker") {
+			pids[k] = v
+		}
+	}
+	if pids["tracker"] == "" || pids["tracker"] != pids["child-tracker"] {
+		t.Fatalf("parent and child trackers: %v; want one tracker for the program", pids)
+	}
+	if len(objs) != 7 {
+		t.Fatalf("objects: %v", objs)
+	}
+	c.KillGroup()
+	waitGone(t, 2*time.Second, objs...)
+}
+
+func TestKilledTrackersObjectsAreSweptByTheNextProgram(t *testing.T) {
+	proctest.CheckShm(t)
+	c := proctest.StartProgram(t, "make", "5", "wait")
+	objs, tracker := started(t, c)
+	// The tracker starts and reads the registrations while the program
+	// runs on: wait until its registry lists them all.
+	reg := waitRegistry(t, tracker, len(objs))
+	syscall.Kill(tracker, syscall.SIGKILL)
+	c.KillGroup()
+	for _, o := range objs {
+		if !exists(o) {
+			t.Fatalf("%s removed although its tracker was killed first", o)
+		}
+	}
+	// The next program's tracker sweeps the orphaned registry when it starts.
+	next := proctest.StartProgram(t, "make", "1", "unlink")
+	next.MustSucceed()
+	waitGone(t, 0, objs...)
+	waitGone(t, 0, reg)
+}
+
+func TestRegisteringAMissingFileStartsNoTracker(t *testing.T) {
+	// This test process has created nothing (its children are programs of
+	// their own), so it has no tracker; a name that is not a file in
+	// /dev/shm is nothing to track and must not start one.
+	track.Register("mpgo_does_not_exist_" + strconv.Itoa(os.Getpid()))
+	if pid := track.PID(); pid != 0 {
+		t.Fatalf("tracker %d started for a file that does not exist", pid)
+	}
+}
+
+func trackerOf(t *testing.T, c *proctest.Child) int {
+	t.Helper()
+	for _, l := range c.Output() {
+		if p, ok := strings.CutPrefix(l, "tracker "); ok {
+			pid, _ := strconv.Atoi(p)
+			return pid
+		}
+	}
+	t.Fatalf("child printed no tracker pid: %q", c.Output())
+	return 0
+}
+
+func waitStderr(t *testing.T, c *proctest.Child, s string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(c.Stderr(), s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("child's stderr never said %q:\n%s", s, c.Stderr())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func shmEntries() []string {
+	es, _ := os.ReadDir(segment.Dir)
+	var names []string
+	for _, e := range es {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// waitRegistry waits until the registry of the tracker with pid tracker
+// lists n objects and returns its file name.
+func waitRegistry(t *testing.T, tracker, n int) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		for _, e := range shmEntries() {
+			if r, err := track.ReadRegistry(e); err == nil && r.Tracker.PID == tracker && len(r.Entries) == n {
+				return e
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no registry of tracker %d with %d objects", tracker, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
