@@ -186,14 +186,14 @@ func start(t testing.TB, role string, idx int, args []string, program bool) *Chi
 		close(c.lines)
 		close(c.done)
 	}()
-	if program {
-		// Runs after the check below: whatever the test did, no process of
-		// the program's group (a grandchild, say) outlives the test.
-		t.Cleanup(func() { syscall.Kill(-c.Pid(), syscall.SIGKILL) })
-	}
 	t.Cleanup(func() {
 		select {
 		case <-c.done:
+			if program {
+				// No process of the program's group (a grandchild, say)
+				// outlives the test.
+				syscall.Kill(-c.Pid(), syscall.SIGKILL)
+			}
 			return
 		default:
 		}
@@ -201,12 +201,36 @@ func start(t testing.TB, role string, idx int, args []string, program bool) *Chi
 		select {
 		case <-c.done:
 		case <-time.After(2 * time.Second):
-			c.cmd.Process.Kill()
-			<-c.done
+			c.kill()
+			select {
+			case <-c.done:
+			case <-time.After(10 * time.Second):
+				t.Errorf("child %s (pid %d): output still open 10s after SIGKILL (a tracker or another process holds it)", role, c.Pid())
+			}
 		}
 		t.Errorf("child %s (pid %d) still running at the end of the test; stderr:\n%s", role, c.Pid(), c.Stderr())
 	})
 	return c
+}
+
+// kill sends SIGKILL to the child, or to its whole group if it leads one.
+func (c *Child) kill() {
+	if c.cmd.SysProcAttr != nil && c.cmd.SysProcAttr.Setpgid {
+		syscall.Kill(-c.Pid(), syscall.SIGKILL)
+		return
+	}
+	c.cmd.Process.Kill()
+}
+
+// waitDone waits until the child is reaped and its output closed, failing
+// the test if that takes past the test's deadline.
+func (c *Child) waitDone() {
+	c.t.Helper()
+	select {
+	case <-c.done:
+	case <-time.After(timeoutFor(c.t)):
+		c.t.Fatalf("child %s (pid %d) killed, but its output is still open (a tracker or another process holds it); stderr:\n%s", c.Role, c.Pid(), c.Stderr())
+	}
 }
 
 type writerFunc func([]byte) (int, error)
@@ -254,19 +278,21 @@ func (c *Child) WaitLine(prefix string) string {
 
 // Kill sends SIGKILL and waits for the child to be reaped.
 func (c *Child) Kill() {
+	c.t.Helper()
 	c.cmd.Process.Kill()
-	<-c.done
+	c.waitDone()
 }
 
 // KillGroup sends SIGKILL to the child's whole process group (a child
-// started with StartProgram leads its own) and waits for it to be reaped.
+// started with StartProgram leads its own) and waits for it to be reaped
+// and, since they share its stderr, for its tracker to exit.
 func (c *Child) KillGroup() {
 	c.t.Helper()
 	if c.cmd.SysProcAttr == nil || !c.cmd.SysProcAttr.Setpgid {
 		c.t.Fatal("proctest: KillGroup needs a child started with StartProgram")
 	}
-	syscall.Kill(-c.Pid(), syscall.SIGKILL)
-	<-c.done
+	c.kill()
+	c.waitDone()
 }
 
 // Signal sends sig to the child.
@@ -284,8 +310,11 @@ func (c *Child) Wait() error {
 		select {
 		case <-c.done:
 		case <-time.After(2 * time.Second):
-			c.cmd.Process.Kill()
-			<-c.done
+			c.kill()
+			select {
+			case <-c.done:
+			case <-time.After(10 * time.Second):
+			}
 		}
 		c.t.Fatalf("child %s (pid %d) hung; stderr:\n%s", c.Role, c.Pid(), c.Stderr())
 		return nil
