@@ -182,6 +182,7 @@ func (c *client) startLocked() bool {
 	var st unix.Stat_t
 	unix.Fstat(int(w.Fd()), &st)
 	c.conn, c.connID, c.pid = w, [2]uint64{st.Dev, st.Ino}, cmd.Process.Pid
+	io.WriteString(w, hello())
 	return true
 }
 
@@ -209,6 +210,9 @@ func (c *client) adopt() {
 	}
 	unix.CloseOnExec(fd)
 	c.conn, c.connID, c.pid = os.NewFile(uintptr(fd), "multiproc-tracker"), [2]uint64{dev, ino}, pid
+	if _, err := io.WriteString(c.conn, hello()); err != nil {
+		c.dropLocked() // the tracker is gone; Register starts another
+	}
 }
 
 // isPipeEnd reports whether fd is a pipe opened with access mode acc.

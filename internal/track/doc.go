@@ -16,9 +16,13 @@
 // few hundred bytes, each written with one write(2), which POSIX makes
 // atomic on a pipe below PIPE_BUF (4096), so writers never interleave:
 //
+//	H <pid> <start32>
 //	R <dev> <ino> <creator pid> <creator start32> <quoted file name>
 //	U <quoted file name>
 //
+// H (hello) is every client's first message: it names the process, so the
+// tracker can tell, once every client is gone, when they have finished
+// exiting (see exitGrace).
 // R says a process created the file (the inode is sent, so a later object
 // that takes the same name is never mistaken for this one); U says it was
 // removed on purpose. Opening is not owning: only creators register, so an

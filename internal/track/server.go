@@ -23,16 +23,26 @@ const HeldPollInterval = 200 * time.Millisecond
 // server is the tracker process: it reads the connection until EOF, then
 // removes what is left (see the package documentation).
 type server struct {
-	live map[string]Entry
-	reg  *registry
-	out  io.Writer
+	live    map[string]Entry
+	clients map[int]uint32 // pid → start32 of every client that said hello
+	reg     *registry
+	out     io.Writer
 }
+
+// exitGrace bounds how long the tracker, at EOF, waits for the clients
+// that said hello to finish exiting before it calls an object still held
+// "open in another process". A process closes its fds one by one as it
+// exits, so the pipe may report EOF while the same dying process still
+// holds the flocks of objects it had open; it is dead (a zombie at worst)
+// once they are all released. A client that closed the pipe but lives on
+// (it exec'd another program) is not waited for past this bound.
+const exitGrace = 2 * time.Second
 
 // serve is the tracker's main; it returns the exit status.
 func serve(program proc.ID) int {
 	signal.Ignore(syscall.SIGINT, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGPIPE)
 	in := os.NewFile(serveFd, "tracker connection")
-	s := &server{live: map[string]Entry{}, out: os.Stderr}
+	s := &server{live: map[string]Entry{}, clients: map[int]uint32{}, out: os.Stderr}
 	reg, err := createRegistry(proc.Self(), program)
 	if err != nil {
 		fmt.Fprintf(s.out, "multiproc tracker: no registry file (%v): leaks are still cleaned up at exit, but not if the tracker itself is killed\n", err)
@@ -73,7 +83,10 @@ func (s *server) read(in io.Reader) {
 		if err != nil {
 			break // EOF; a partial last line was never a whole message
 		}
-		if text := string(line[:len(line)-1]); apply(s.live, text) {
+		text := string(line[:len(line)-1])
+		if pid, start, ok := parseHello(text); ok {
+			s.clients[pid] = start
+		} else if apply(s.live, text) {
 			batch = append(batch, line...)
 		}
 		if br.Buffered() == 0 {
@@ -88,6 +101,7 @@ func (s *server) read(in io.Reader) {
 // each, and watches the held ones until they can be removed too.
 func (s *server) drain() {
 	announced := map[string]bool{}
+	eof := time.Now()
 	for {
 		var done []byte
 		for _, e := range sorted(s.live) {
@@ -99,10 +113,6 @@ func (s *server) drain() {
 			case removed:
 				fmt.Fprintf(s.out, "multiproc tracker: removed leaked %s %s (created by pid %d, never unlinked)\n", kind, e.File, e.PID)
 			case isFile(e):
-				if !announced[e.File] {
-					announced[e.File] = true
-					fmt.Fprintf(s.out, "multiproc tracker: leaked %s %s is still open in another process; it will be removed once nobody holds it\n", kind, e.File)
-				}
 				continue
 			}
 			// Removed, gone, replaced or unremovable: forget it.
@@ -113,8 +123,46 @@ func (s *server) drain() {
 		if len(s.live) == 0 {
 			return
 		}
+		if s.clientsExiting() && time.Since(eof) < exitGrace {
+			time.Sleep(time.Millisecond) // their flocks go within moments
+			continue
+		}
+		for _, e := range sorted(s.live) {
+			if !announced[e.File] {
+				announced[e.File] = true
+				fmt.Fprintf(s.out, "multiproc tracker: leaked %s %s is still open in another process; it will be removed once nobody holds it\n", describe(e.File), e.File)
+			}
+		}
 		time.Sleep(HeldPollInterval)
 	}
+}
+
+// clientsExiting reports whether a client that said hello has not yet
+// finished exiting, forgetting those that have.
+func (s *server) clientsExiting() bool {
+	for pid, start := range s.clients {
+		if !proc.Alive(pid, start) {
+			delete(s.clients, pid)
+		}
+	}
+	return len(s.clients) > 0
+}
+
+// hello is the first message of every client: "H <pid> <start32>".
+func hello() string {
+	me := proc.Self()
+	return fmt.Sprintf("H %d %d\n", me.PID, me.Start32())
+}
+
+func parseHello(line string) (pid int, start32 uint32, ok bool) {
+	rest, ok := strings.CutPrefix(line, "H ")
+	if !ok {
+		return 0, 0, false
+	}
+	if n, _ := fmt.Sscanf(rest, "%d %d", &pid, &start32); n != 2 || pid <= 0 {
+		return 0, 0, false
+	}
+	return pid, start32, true
 }
 
 // isFile reports whether e's name still means the file registered.

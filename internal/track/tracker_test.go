@@ -265,6 +265,7 @@ func TestObjectHeldByAnotherProcessIsKeptUntilReleased(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer held.Close()
 	c.Signal(syscall.SIGUSR1) // the program exits without removing its objects
 	waitStderr(t, c, "is still open in another process")
 	// The tracker has tried and refused: the object we hold is still there,
