@@ -194,6 +194,9 @@ func TestAcquireCancelReturnsPromptlyAndLeavesSemaphoreUsable(t *testing.T) {
 	s := newTestSem(t, 0, false)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := semMustBlock(t, s, 1, func() error { return s.Acquire(ctx) })
+	// Past the waiter's first, 1 ms sleep, only the kick that cancel sets
+	// off can end its minute-long sleep promptly.
+	time.Sleep(20 * time.Millisecond)
 	start := time.Now()
 	cancel()
 	select {

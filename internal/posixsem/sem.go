@@ -181,7 +181,7 @@ func (s Sem) Wait(ctx context.Context, stop <-chan struct{}) error {
 
 func (s Sem) waitSlow(ctx context.Context, stop <-chan struct{}) error {
 	deadline, hasDeadline := ctx.Deadline()
-	slice := firstSlice
+	slice, first := firstSlice, true
 	var k *kick
 	defer func() {
 		if k != nil {
@@ -209,7 +209,7 @@ func (s Sem) waitSlow(ctx context.Context, stop <-chan struct{}) error {
 			return ErrStopped
 		default:
 		}
-		if slice != firstSlice && k == nil && ctx.Done() != nil {
+		if !first && k == nil && ctx.Done() != nil {
 			k = s.arm(ctx)
 		}
 		until := time.Now().Add(slice)
@@ -222,7 +222,7 @@ func (s Sem) waitSlow(ctx context.Context, stop <-chan struct{}) error {
 				s.unregister()
 				return context.DeadlineExceeded
 			}
-			slice = PollInterval
+			slice, first = PollInterval, false
 		case err != nil:
 			s.unregister()
 			return err
@@ -234,8 +234,9 @@ func (s Sem) waitSlow(ctx context.Context, stop <-chan struct{}) error {
 // firstSlice bounds a waiter's first kernel sleep. Most hand-offs end
 // within it, and during it a cancellation is noticed when it ends; only a
 // waiter that sleeps longer arms the kick below (it costs about as much as
-// a hand-off itself: a context registration and a channel).
-const firstSlice = time.Millisecond
+// a hand-off itself: a context registration and a channel). A variable
+// only for tests.
+var firstSlice = time.Millisecond
 
 // A kick wakes the sleepers on a semaphore's word when a context is
 // cancelled, so a cancelled waiter returns at once.

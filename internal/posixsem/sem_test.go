@@ -145,6 +145,9 @@ func TestWaitCancelReturnsPromptlyAndUnregisters(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- s.Wait(ctx, nil) }()
 	waitUntil(t, "the waiter registers", func() bool { return s.Waiters() == 1 })
+	// Let the first (1 ms) sleep pass: from then on only the kick that
+	// cancel arms can end the minute-long sleep promptly.
+	time.Sleep(20 * firstSlice)
 	cancel()
 	select {
 	case err := <-done:
@@ -183,6 +186,9 @@ func TestWaitStops(t *testing.T) {
 // CAS is done without the wake), then its unregistering must wake B.
 func TestCancelPassesSwallowedWakeToNextWaiter(t *testing.T) {
 	slowPoll(t)
+	oldFirst := firstSlice
+	firstSlice = time.Minute // B sleeps until woken, from its first sleep on
+	t.Cleanup(func() { firstSlice = oldFirst })
 	s, _ := newSem(t, 0, layout.KindSemaphore, ValueMax)
 	atomic.AddUint64(s.data, waitersOne) // waiter A registers
 	done := make(chan error, 1)
