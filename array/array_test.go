@@ -1,6 +1,7 @@
 package array_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -333,4 +334,36 @@ func TestClosedArraySaysSo(t *testing.T) {
 			f()
 		}()
 	}
+}
+
+func TestArrayTravelsToAnotherProcessAsItsName(t *testing.T) {
+	proctest.CheckShm(t)
+	a := mustNew[int32](t, 4)
+	msg, err := json.Marshal(struct{ Out *array.Array[int32] }{a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	proctest.Run(t, 1, "array-json-task", string(msg))
+	if got := a.Slice(); !slices.Equal(got, []int32{0, 1, 2, 3}) {
+		t.Fatalf("after the worker: %v", got)
+	}
+	var wrong struct{ Out *array.Array[float32] }
+	if err := json.Unmarshal(msg, &wrong); !errors.Is(err, array.ErrTypeMismatch) {
+		t.Errorf("JSON into *Array[float32]: %v", err)
+	}
+}
+
+func init() {
+	// array-json-task decodes a task holding an *Array and fills it.
+	proctest.Register("array-json-task", func(args []string) error {
+		var task struct{ Out *array.Array[int32] }
+		if err := json.Unmarshal([]byte(args[0]), &task); err != nil {
+			return err
+		}
+		defer task.Out.Close()
+		for i := range task.Out.Len() {
+			task.Out.Set(i, int32(i))
+		}
+		return nil
+	})
 }

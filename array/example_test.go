@@ -134,3 +134,14 @@ func ExampleArray_Lock() {
 	fmt.Println(hist.Slice())
 	// Output: [1 0 0 1]
 }
+
+func ExampleName() {
+	a, err := array.New[int16](2, array.Name("/mpgo_example_pixels"))
+	if err != nil {
+		panic(err)
+	}
+	defer a.Unlink()
+	defer a.Close()
+	fmt.Println(a.Name(), a.Len())
+	// Output: mpgo_example_pixels 2
+}

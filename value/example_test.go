@@ -2,6 +2,7 @@ package value_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -213,4 +214,49 @@ func ExampleValue_Pointer() {
 	l.Unlock()
 	fmt.Printf("%+v\n", w.Load())
 	// Output: {Lo:5 Hi:15}
+}
+
+func ExampleValue_MarshalText() {
+	type job struct {
+		Step  int
+		Total *value.Value[int64] // travels as its name
+	}
+	total, err := value.New[int64](0)
+	if err != nil {
+		panic(err)
+	}
+	defer total.Unlink()
+	defer total.Close()
+
+	msg, _ := json.Marshal(job{Step: 5, Total: total})
+
+	// In a worker process: decoding opens the same shared value.
+	var j job
+	if err := json.Unmarshal(msg, &j); err != nil {
+		panic(err)
+	}
+	defer j.Total.Close()
+	value.Add(j.Total, int64(j.Step))
+	fmt.Println(total.Load())
+	// Output: 5
+}
+
+func ExamplePersistent() {
+	// Untracked: it outlives this program until someone unlinks it.
+	v, err := value.New(1.5, value.Name("mpgo_example_setting"), value.Persistent(), value.Mode(0o600))
+	if err != nil {
+		panic(err)
+	}
+	v.Close()
+
+	w, err := value.Open[float64]("mpgo_example_setting")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(w.Load())
+	w.Close()
+	fmt.Println(w.Unlink())
+	// Output:
+	// 1.5
+	// <nil>
 }

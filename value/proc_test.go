@@ -1,7 +1,11 @@
 package value
 
 import (
+	"bytes"
 	"context"
+	"encoding/gob"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
@@ -407,5 +411,57 @@ func TestLockLeftUnrepairedMakesUpdatesFailUntilReset(t *testing.T) {
 	v.Store(pair{})
 	if err := v.Update(func(p *pair) { p.A++; p.B++ }); err != nil || v.Load() != (pair{1, 1}) {
 		t.Fatalf("after Reset: %v, %+v", err, v.Load())
+	}
+}
+
+func init() {
+	// value-gob-task decodes a task whose field is a *Value from stdin-free
+	// args (gob bytes in hex) and adds to the shared value through it.
+	proctest.Register("value-gob-task", func(args []string) error {
+		raw, err := hex.DecodeString(args[0])
+		if err != nil {
+			return err
+		}
+		var task gobTask
+		if err := gob.NewDecoder(bytes.NewReader(raw)).Decode(&task); err != nil {
+			return err
+		}
+		defer task.Total.Close()
+		Add(task.Total, task.Amount)
+		return nil
+	})
+}
+
+// gobTask is a task argument carrying a shared value, as a Pool would
+// encode it for a worker.
+type gobTask struct {
+	Amount int64
+	Total  *Value[int64]
+}
+
+func TestValueTravelsToAnotherProcessAsItsName(t *testing.T) {
+	proctest.CheckShm(t)
+	total := mustNew[int64](t, 100)
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(gobTask{Amount: 23, Total: total}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(buf.Bytes(), []byte(total.Name())) {
+		t.Fatalf("the encoded task does not carry the name %s", total.Name())
+	}
+	proctest.Run(t, 2, "value-gob-task", hex.EncodeToString(buf.Bytes()))
+	if got := total.Load(); got != 146 {
+		t.Fatalf("total %d, want 146", got)
+	}
+
+	// Decoding refuses another element type, as Open does.
+	var wrong struct{ Total *Value[int32] }
+	js, _ := json.Marshal(map[string]any{"Total": total})
+	if err := json.Unmarshal(js, &wrong); !errors.Is(err, ErrTypeMismatch) {
+		t.Errorf("JSON into *Value[int32]: %v", err)
+	}
+	open := mustOpen[int64](t, total.Name())
+	if err := open.UnmarshalText([]byte(total.Name())); err == nil {
+		t.Error("UnmarshalText into an open Value succeeded")
 	}
 }
