@@ -1,16 +1,23 @@
 // Command tour is the first thing to run: a guided walk through multiproc,
-// each step between real OS processes (this program re-executed as a child).
+// each step between real OS processes (this program re-executed as its own
+// children — Go cannot fork, and the name of an object is all a child needs
+// to open it).
 //
 //	go run ./examples/tour
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
+	"time"
 
+	"github.com/multiproc/multiproc/sem"
 	"github.com/multiproc/multiproc/shm"
+	"github.com/multiproc/multiproc/value"
 )
 
 const childEnv = "MULTIPROC_TOUR_CHILD"
@@ -31,8 +38,25 @@ func main() {
 
 func run() error {
 	fmt.Println("multiproc tour")
-	fmt.Println()
-	fmt.Println("1. A shared-memory segment, written by a child process")
+	for i, step := range []struct {
+		title string
+		run   func() error
+	}{
+		{"A shared-memory segment, written by a child process", segmentStep},
+		{"Python's counter: 4 processes x 1,000 increments under a lock", counterStep},
+		{"A lock whose owner is SIGKILLed is recovered, not deadlocked", robustLockStep},
+		{"A bounded semaphore refuses to be released too many times", semaphoreStep},
+	} {
+		fmt.Printf("\n%d. %s\n", i+1, step.title)
+		if err := step.run(); err != nil {
+			return err
+		}
+	}
+	fmt.Println("\ndone: every object this tour made is gone from /dev/shm.")
+	return nil
+}
+
+func segmentStep() error {
 	seg, err := shm.Create("", 4096)
 	if err != nil {
 		return err
@@ -40,13 +64,74 @@ func run() error {
 	defer seg.Unlink()
 	defer seg.Close()
 	fmt.Printf("   parent %d created /dev/shm/%s (%d bytes)\n", os.Getpid(), seg.Name(), seg.Size())
-	if err := spawn("write-greeting", seg.Name()); err != nil {
+	if err := spawn("write-greeting", seg.Name()).Wait(); err != nil {
 		return err
 	}
-	msg := string(seg.Bytes()[:strings.IndexByte(string(seg.Bytes()), 0)])
-	fmt.Printf("   parent reads: %q\n", msg)
-	fmt.Println()
-	fmt.Println("done: every object this tour made is gone from /dev/shm.")
+	b := seg.Bytes()
+	fmt.Printf("   parent reads: %q\n", b[:strings.IndexByte(string(b), 0)])
+	return nil
+}
+
+func counterStep() error {
+	counter, err := value.New[int32](0)
+	if err != nil {
+		return err
+	}
+	defer counter.Unlink()
+	defer counter.Close()
+	var workers []*exec.Cmd
+	for range 4 {
+		workers = append(workers, spawn("count", counter.Name()))
+	}
+	for _, w := range workers {
+		if err := w.Wait(); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("   Final counter: %d\n", counter.Load())
+	return nil
+}
+
+func robustLockStep() error {
+	l, err := sem.NewLock()
+	if err != nil {
+		return err
+	}
+	defer l.Unlink()
+	defer l.Close()
+	holder := spawn("hold-lock", l.Name())
+	for !l.State().Locked { // wait until the child holds it
+		time.Sleep(time.Millisecond)
+	}
+	fmt.Printf("   child %d holds the lock; killing it with SIGKILL\n", holder.Process.Pid)
+	holder.Process.Kill()
+	holder.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	err = l.LockContext(ctx)
+	if !errors.Is(err, sem.ErrOwnerDead) {
+		return fmt.Errorf("LockContext = %v, want ErrOwnerDead", err)
+	}
+	fmt.Printf("   parent took the lock over after %v: %v\n", time.Since(start).Round(time.Millisecond), err)
+	fmt.Println("   (it would repair the shared state here) MarkConsistent, Unlock")
+	l.MarkConsistent()
+	l.Unlock()
+	return nil
+}
+
+func semaphoreStep() error {
+	s, err := sem.NewBoundedSemaphore(2)
+	if err != nil {
+		return err
+	}
+	defer s.Unlink()
+	defer s.Close()
+	if err := spawn("acquire-release", s.Name()).Wait(); err != nil {
+		return err
+	}
+	fmt.Printf("   after a child's Acquire and Release the value is %d\n", s.Value())
+	fmt.Printf("   one Release too many: %v (value still %d)\n", s.Release(), s.Value())
 	return nil
 }
 
@@ -61,18 +146,51 @@ func child(role string, args []string) error {
 		copy(seg.Bytes(), fmt.Sprintf("hello from child %d", os.Getpid()))
 		fmt.Printf("   child %d wrote its greeting\n", os.Getpid())
 		return nil
+	case "count":
+		counter, err := value.Open[int32](args[0])
+		if err != nil {
+			return err
+		}
+		defer counter.Close()
+		for range 1000 {
+			if err := counter.Update(func(n *int32) { *n++ }); err != nil {
+				return err
+			}
+		}
+		return nil
+	case "hold-lock":
+		l, err := sem.OpenLock(args[0])
+		if err != nil {
+			return err
+		}
+		l.Lock()
+		time.Sleep(time.Hour) // until killed
+		return nil
+	case "acquire-release":
+		s, err := sem.OpenBoundedSemaphore(args[0])
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		if err := s.Acquire(context.Background()); err != nil {
+			return err
+		}
+		return s.Release()
 	}
 	return fmt.Errorf("unknown role %q", role)
 }
 
-// spawn runs this program again as a child with the given role and waits.
-func spawn(role string, args ...string) error {
+// spawn starts this program again as a child with the given role.
+func spawn(role string, args ...string) *exec.Cmd {
 	exe, err := os.Executable()
 	if err != nil {
-		return err
+		panic(err)
 	}
 	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), childEnv+"="+role)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	return cmd.Run()
+	if err := cmd.Start(); err != nil {
+		panic(err)
+	}
+	return cmd
 }
