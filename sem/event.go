@@ -59,6 +59,7 @@ package sem
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io/fs"
 	"sync/atomic"
@@ -340,6 +341,52 @@ func (e *Event) kick() {
 		futex.WakeAll(e.word)
 		e.use.exit()
 	}
+}
+
+// EventState is a snapshot of an Event, for tools such as
+// `multiproc inspect`.
+type EventState struct {
+	Set bool
+	// Sleepers counts the processes (one goroutine per Event handle) asleep
+	// in Wait. It is an upper bound: a waiter killed in its sleep stays
+	// counted.
+	Sleepers int
+}
+
+// State returns a snapshot of the Event. After Close it is the zero
+// EventState.
+func (e *Event) State() EventState {
+	if !e.use.enter() {
+		return EventState{}
+	}
+	defer e.use.exit()
+	return EventState{
+		Set:      atomic.LoadUint32(e.word)&eventFlag != 0,
+		Sleepers: int(atomic.LoadUint32(e.sleepers)),
+	}
+}
+
+// InspectEvent reads an Event's state from the bytes of its file, header
+// included, without opening it for use (OpenEvent holds the file's
+// liveness lock) and without writing. The bytes may be a copy
+// (os.ReadFile) or a read-only mapping. A file that is not an Event gives
+// an error wrapping ErrCorrupt or ErrKindMismatch, never a panic.
+func InspectEvent(file []byte) (EventState, error) {
+	h, err := layout.Decode(file)
+	if err == nil {
+		err = h.Expect("file", layout.KindEvent)
+	}
+	if err != nil {
+		return EventState{}, err
+	}
+	if h.PayloadSize < uint64(eventSize) {
+		return EventState{}, fmt.Errorf("%w: Event payload of %d bytes, want %d", ErrCorrupt, h.PayloadSize, eventSize)
+	}
+	p := file[layout.HeaderSize:]
+	return EventState{
+		Set:      binary.LittleEndian.Uint32(p[0:])&eventFlag != 0,
+		Sleepers: int(binary.LittleEndian.Uint32(p[4:])),
+	}, nil
 }
 
 // Close unmaps the Event in this process. Waits in progress in this process

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -407,5 +408,42 @@ func TestOpenEventRefusesWhatIsNotAnEvent(t *testing.T) {
 	raw.Close()
 	if _, err := sem.OpenEvent(e.Name()); !errors.Is(err, sem.ErrCorrupt) {
 		t.Errorf("damaged header: %v, want ErrCorrupt", err)
+	}
+}
+
+func TestEventStateIsReadableWithoutOpening(t *testing.T) {
+	proctest.CheckShm(t)
+	e := newTestEvent(t)
+	done := make(chan error, 1)
+	go func() { done <- e.Wait(context.Background()) }()
+	eventEventually(t, "the waiter sleeps", func() bool { return e.State().Sleepers == 1 })
+	data, err := os.ReadFile("/dev/shm/" + e.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sem.InspectEvent(data)
+	if err != nil || st != (sem.EventState{Set: false, Sleepers: 1}) {
+		t.Fatalf("InspectEvent = %+v, %v", st, err)
+	}
+	e.Set()
+	<-done
+	if st := e.State(); !st.Set || st.Sleepers != 0 {
+		t.Fatalf("State after Set = %+v", st)
+	}
+	if _, err := sem.InspectEvent(data[:100]); !errors.Is(err, sem.ErrCorrupt) {
+		t.Errorf("short file: %v", err)
+	}
+	lock, err := sem.NewLock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Unlink()
+	defer lock.Close()
+	lockData, err := os.ReadFile("/dev/shm/" + lock.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sem.InspectEvent(lockData); !errors.Is(err, sem.ErrKindMismatch) {
+		t.Errorf("a Lock's file: %v", err)
 	}
 }
