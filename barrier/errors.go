@@ -1,0 +1,45 @@
+package barrier
+
+import (
+	"errors"
+
+	"github.com/multiproc/multiproc/internal/layout"
+	"github.com/multiproc/multiproc/internal/segment"
+)
+
+// ErrBroken is returned by Wait when the barrier is broken or breaks while
+// the caller waits: a party's timeout or cancelled context, Abort, Reset
+// while parties wait, a failed Action, or a party whose process died inside
+// Wait (Python's threading.BrokenBarrierError). The barrier stays broken
+// until Reset. When there is a cause (context.DeadlineExceeded,
+// context.Canceled, the Action's error, ErrClosed, ErrPartyDied), the error
+// wraps it too, so errors.Is works for both.
+var ErrBroken = errors.New("barrier: broken")
+
+// ErrPartyDied is wrapped, with ErrBroken, by the Wait errors of a barrier
+// broken because a waiting party's process died (even by SIGKILL), or died
+// while holding the barrier's internal lock.
+var ErrPartyDied = errors.New("barrier: a waiting party's process died")
+
+// ErrNoAction is wrapped, with ErrBroken, by the Wait error of a party that
+// completed a cycle in a process that gave no Action, while another process
+// of the barrier gave one. Functions do not cross processes: every process
+// that waits must pass the same Action to New or Open.
+var ErrNoAction = errors.New("barrier: cycle completed in a process without the Action")
+
+// ErrClosed is returned by operations on a closed Barrier.
+var ErrClosed = errors.New("barrier: closed")
+
+// ErrInvalidArgument is returned for impossible arguments, such as zero or
+// negative parties or a non-positive Timeout; the message names the value.
+var ErrInvalidArgument = errors.New("barrier: invalid argument")
+
+// ErrInvalidName is returned for a name that cannot name an object.
+var ErrInvalidName = segment.ErrInvalidName
+
+// ErrCorrupt is returned when a file is damaged or not a multiproc object,
+// or holds a barrier whose shared state is impossible.
+var ErrCorrupt = layout.ErrCorrupt
+
+// ErrKindMismatch is returned when Open names another kind of object.
+var ErrKindMismatch = layout.ErrKindMismatch
