@@ -107,6 +107,9 @@ func (b *Barrier) await(seq0 uint32, w *waiter) (cause error, died bool) {
 		}
 	}
 	defer b.gate.leave()
+	if cause := w.cause(b); cause != nil {
+		return cause, false // e.g. an expired context: do not spin first
+	}
 	if b.spin(seq0) {
 		return nil, false
 	}
@@ -141,8 +144,8 @@ func (b *Barrier) await(seq0 uint32, w *waiter) (cause error, died bool) {
 
 // spin watches seq for up to barrierSpin before a kernel sleep.
 func (b *Barrier) spin(seq0 uint32) bool {
-	if barrierSpin <= 0 {
-		return false
+	if barrierSpin <= 0 || runtime.GOMAXPROCS(0) < 2 {
+		return false // on one P, spinning only delays a party of this process
 	}
 	start := time.Now()
 	for i := 1; ; i++ {

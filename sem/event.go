@@ -62,6 +62,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io/fs"
+	"runtime"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -317,8 +318,8 @@ func (e *Event) waitSlow(ctx context.Context, w0 uint32) error {
 // instead of after our time slice (see bench/event_test.go for both
 // placements).
 func (e *Event) spin(w0 uint32) bool {
-	if eventSpin <= 0 {
-		return false
+	if eventSpin <= 0 || runtime.GOMAXPROCS(0) < 2 {
+		return false // on one P, spinning only delays a setter in this process
 	}
 	start := time.Now()
 	for i := 1; ; i++ {
