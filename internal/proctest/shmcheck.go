@@ -2,11 +2,13 @@ package proctest
 
 import (
 	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/multiproc/multiproc/internal/segment"
+	"golang.org/x/sys/unix"
 )
 
 // CheckShm records the entries of /dev/shm now and, when the test ends,
@@ -51,4 +53,23 @@ func listShm() []string {
 func held(name string) bool {
 	h, err := segment.Held(name)
 	return err == nil && h
+}
+
+// Exclusive serialises tests across test binaries (go test runs packages
+// in parallel): it blocks until it holds the named lock, a flock on a file
+// in the temporary directory, and returns its release. Tests that make
+// leaked objects and sweep them take the same lock, so one package's sweep
+// never removes another's objects mid-test.
+func Exclusive(name string) (release func()) {
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "multiproc-test-"+name+".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		panic("proctest: " + err.Error())
+	}
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	return func() { f.Close() }
 }
