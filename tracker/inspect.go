@@ -1,0 +1,280 @@
+package tracker
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/multiproc/multiproc/internal/layout"
+	"github.com/multiproc/multiproc/internal/posixsem"
+	"github.com/multiproc/multiproc/internal/proc"
+	"github.com/multiproc/multiproc/internal/segment"
+	"github.com/multiproc/multiproc/internal/track"
+	"github.com/multiproc/multiproc/sem"
+)
+
+// Info is one object's live state, as Inspect reads it. Besides the
+// Object, exactly the parts that apply to its kind are set.
+type Info struct {
+	Object
+	Path string
+
+	Elem      *ElemInfo       // Value, Array: element type and length
+	Lock      *sem.LockState  // Lock, RLock, and a Condition's lock
+	Condition *ConditionState // Condition
+	Semaphore *SemaphoreState // Semaphore, BoundedSemaphore
+	Tracker   *TrackerState   // a tracker's registry
+}
+
+// ElemInfo describes the elements of a Value or an Array.
+type ElemInfo struct {
+	Type string `json:"type"` // the Go type's name, as its creator spelled it
+	Size int    `json:"size"` // bytes per element
+	Len  int    `json:"len"`  // elements: 1 for a Value
+}
+
+// ConditionState is a Condition's own state; its lock is in Info.Lock.
+type ConditionState struct {
+	Waiters int `json:"waiters"` // goroutines in Wait, in all processes (a hint)
+}
+
+// SemaphoreState is a semaphore's counter.
+type SemaphoreState struct {
+	Value   int  `json:"value"`   // tokens available now
+	Waiters int  `json:"waiters"` // an upper bound on blocked waiters (a waiter killed while blocked stays counted)
+	Bounded bool `json:"bounded"`
+	Bound   int  `json:"bound"` // the largest value a release may reach
+}
+
+// TrackerState is what a tracker's registry says.
+type TrackerState struct {
+	ProgramPID   int      `json:"program_pid"`   // the process that started the tracker
+	ProgramAlive bool     `json:"program_alive"` // it still runs
+	ClientsGone  bool     `json:"clients_gone"`  // every process of the program has exited; the tracker is removing what is left
+	Objects      []string `json:"objects"`       // registered and not yet removed
+}
+
+// Inspect returns the live state of the object name ("jobs", "/jobs",
+// "sem.jobs", or a path under /dev/shm). A missing name is an error
+// wrapping fs.ErrNotExist, a file that is not multiproc's wraps ErrNotOurs.
+// A damaged object is returned with its Problem set, not as an error.
+//
+// Kind-specific state comes from the object's own package (a Lock's owner
+// and whether it is alive, a semaphore's value) and needs the object to be
+// readable; when it is not, Problem says why.
+func Inspect(name string) (Info, error) {
+	file, err := fileName(name)
+	if err != nil {
+		return Info{}, err
+	}
+	o, err := find(file)
+	if err != nil {
+		return Info{}, err
+	}
+	info := Info{Object: o, Path: segment.Path(file)}
+	if o.Problem != "" {
+		return info, nil
+	}
+	if err := info.state(); err != nil {
+		info.Problem = "state unavailable: " + err.Error()
+	}
+	return info, nil
+}
+
+// fileName turns what a user typed into a file name in /dev/shm.
+func fileName(name string) (string, error) {
+	if rest, ok := strings.CutPrefix(name, segment.Dir+"/"); ok {
+		name = rest
+	}
+	return segment.CleanName(name, "")
+}
+
+func (i *Info) state() error {
+	switch i.Kind {
+	case "Lock":
+		l, err := sem.OpenLock(i.Name)
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+		st := l.State()
+		i.Lock = &st
+	case "RLock":
+		l, err := sem.OpenRLock(i.Name)
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+		st := l.State()
+		i.Lock = &st
+	case "Condition":
+		c, err := sem.OpenCondition(i.Name)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		i.Condition = &ConditionState{Waiters: c.Waiters()}
+		switch l := c.Locker().(type) {
+		case *sem.Lock:
+			st := l.State()
+			i.Lock = &st
+		case *sem.RLock:
+			st := l.State()
+			i.Lock = &st
+		}
+	case "Semaphore", "BoundedSemaphore":
+		s, err := posixsem.Inspect(i.Name)
+		if err != nil {
+			return err
+		}
+		i.Semaphore = &SemaphoreState{Value: int(s.Value), Waiters: int(s.Waiters), Bounded: s.Bounded(), Bound: int(s.Bound)}
+	case "Value", "Array":
+		head, err := readHead(i.Name, layout.HeaderSize)
+		if err != nil {
+			return err
+		}
+		h, err := layout.DecodeHead(head, i.Size)
+		if err != nil {
+			return err
+		}
+		i.Elem = &ElemInfo{Type: h.TypeNameString(), Size: int(h.ElemSize), Len: int(h.ElemCount)}
+	case KindTracker:
+		r, err := track.ReadRegistry(i.Name)
+		if err != nil {
+			return err
+		}
+		t := &TrackerState{ProgramPID: r.Program.PID, ProgramAlive: proc.AliveID(r.Program), ClientsGone: r.ClientsGone, Objects: []string{}}
+		for _, e := range r.Entries {
+			t.Objects = append(t.Objects, e.File)
+		}
+		i.Tracker = t
+	}
+	return nil
+}
+
+// Field is one line of an object's description: a label and its value.
+type Field struct {
+	Label, Value string
+}
+
+// Fields describes the object in order, for people: what `multiproc
+// inspect` prints.
+func (i Info) Fields() []Field {
+	var fs []Field
+	add := func(label, format string, args ...any) {
+		fs = append(fs, Field{label, fmt.Sprintf(format, args...)})
+	}
+	add("name", "%s", i.Name)
+	add("path", "%s", i.Path)
+	add("kind", "%s", i.Kind)
+	add("size", "%d bytes", i.Size)
+	add("file owner", "uid %d", i.UID)
+	who := "creator"
+	if i.Kind == KindTracker {
+		who = "tracker"
+	}
+	if i.CreatorPID > 0 {
+		add(who, "pid %d (%s)", i.CreatorPID, aliveWord(i.CreatorAlive))
+	} else {
+		add(who, "unknown")
+	}
+	if !i.Created.IsZero() {
+		add("created", "%s (%s ago)", i.Created.Format(time.DateTime), i.Age)
+	}
+	add("held", "%s", yesNo(i.Held, "yes: a process has it open", "no: no process has it open"))
+	switch {
+	case i.Kind == KindTracker:
+	case i.Persistent:
+		add("tracking", "persistent: never tracked, removed only by rm")
+	case i.Watched:
+		add("tracking", "tracked: registered with a running tracker")
+	default:
+		add("tracking", "tracked: no running tracker has it")
+	}
+	add("leaked", "%s", yesNo(i.Leaked, "yes: clean removes it", "no"))
+	if i.Problem != "" {
+		add("problem", "%s", i.Problem)
+	}
+	if e := i.Elem; e != nil {
+		add("element", "%s (%d bytes)", e.Type, e.Size)
+		add("length", "%d", e.Len)
+	}
+	if l := i.Lock; l != nil {
+		if l.Locked {
+			add("owner pid", "%d (%s)", l.Owner, aliveWord(l.OwnerAlive))
+			if !l.HeldSince.IsZero() {
+				add("locked since", "%s", l.HeldSince.Format(time.DateTime))
+			}
+		} else {
+			add("owner pid", "none (unlocked)")
+		}
+		add("lock waiters", "%d", l.Waiters)
+		add("consistency", "%s", l.Consistency)
+		if l.Takeovers > 0 {
+			add("takeovers", "%d (dead owners' locks taken over)", l.Takeovers)
+		}
+	}
+	if c := i.Condition; c != nil {
+		add("waiters", "%d", c.Waiters)
+	}
+	if s := i.Semaphore; s != nil {
+		add("value", "%d", s.Value)
+		add("waiters", "%d (at most)", s.Waiters)
+		if s.Bounded {
+			add("bound", "%d", s.Bound)
+		}
+	}
+	if t := i.Tracker; t != nil {
+		add("program", "pid %d (%s)", t.ProgramPID, aliveWord(t.ProgramAlive))
+		add("clients", "%s", yesNo(t.ClientsGone, "all gone: removing what is left", "running"))
+		add("objects", "%d registered %s", len(t.Objects), strings.Join(t.Objects, " "))
+	}
+	return fs
+}
+
+// MarshalJSON writes the Object's fields and the kind's state side by side.
+func (i Info) MarshalJSON() ([]byte, error) {
+	obj, err := json.Marshal(i.Object)
+	if err != nil {
+		return nil, err
+	}
+	type lockJSON struct {
+		Locked      bool       `json:"locked"`
+		OwnerPID    int        `json:"owner_pid"`
+		OwnerAlive  bool       `json:"owner_alive"`
+		HeldSince   *time.Time `json:"held_since,omitempty"`
+		Waiters     int        `json:"waiters"`
+		Consistency string     `json:"consistency"`
+		Takeovers   int        `json:"takeovers"`
+	}
+	var lock *lockJSON
+	if l := i.Lock; l != nil {
+		lock = &lockJSON{Locked: l.Locked, OwnerPID: l.Owner, OwnerAlive: l.OwnerAlive, Waiters: l.Waiters, Consistency: l.Consistency.String(), Takeovers: l.Takeovers}
+		if !l.HeldSince.IsZero() {
+			lock.HeldSince = &l.HeldSince
+		}
+	}
+	extra, err := json.Marshal(struct {
+		Path      string          `json:"path"`
+		Elem      *ElemInfo       `json:"elem,omitempty"`
+		Lock      *lockJSON       `json:"lock,omitempty"`
+		Condition *ConditionState `json:"condition,omitempty"`
+		Semaphore *SemaphoreState `json:"semaphore,omitempty"`
+		Tracker   *TrackerState   `json:"tracker,omitempty"`
+	}{i.Path, i.Elem, lock, i.Condition, i.Semaphore, i.Tracker})
+	if err != nil {
+		return nil, err
+	}
+	// Two JSON objects: join them into one.
+	return append(append(obj[:len(obj)-1:len(obj)-1], ','), extra[1:]...), nil
+}
+
+func aliveWord(alive bool) string { return yesNo(alive, "alive", "dead") }
+
+func yesNo(b bool, yes, no string) string {
+	if b {
+		return yes
+	}
+	return no
+}
