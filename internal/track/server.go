@@ -141,11 +141,35 @@ func (s *server) drain() {
 // finished exiting, forgetting those that have.
 func (s *server) clientsExiting() bool {
 	for pid, start := range s.clients {
-		if !proc.Alive(pid, start) {
+		if exited(pid, start) {
 			delete(s.clients, pid)
 		}
 	}
 	return len(s.clients) > 0
+}
+
+// exited reports whether every thread of the process pid (with start time
+// start32) has finished exiting, so that all its files are closed and its
+// flocks released. proc.Alive is not that: it calls a process dead as soon
+// as its main thread is a zombie, while its other threads may still be
+// closing files. A pidfd polls readable only once the whole thread group
+// has exited, after the last thread released its files.
+func exited(pid int, start32 uint32) bool {
+	start, _, err := proc.Stat(pid)
+	if err != nil || uint32(start) != start32 {
+		return true // reaped, or the pid now names another process
+	}
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return err == unix.ESRCH || !proc.Alive(pid, start32)
+	}
+	defer unix.Close(fd)
+	if start, _, err := proc.Stat(pid); err != nil || uint32(start) != start32 {
+		return true // reused between the two looks: the fd is another's
+	}
+	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	n, err := unix.Poll(pfd, 0)
+	return err == nil && n > 0 && pfd[0].Revents&unix.POLLIN != 0
 }
 
 // hello is the first message of every client: "H <pid> <start32>".

@@ -122,7 +122,9 @@ func family(args []string) error {
 	fmt.Print(strings.ReplaceAll(seen, "ready\n", "child-ready\n"))
 	fmt.Println("tracker", track.PID())
 	fmt.Println("ready")
-	select {}
+	for { // not select{}: the runtime would call that a deadlock and exit
+		time.Sleep(time.Hour)
+	}
 }
 
 // started reads a "make" child's cues: its objects, its tracker's pid.
@@ -175,6 +177,7 @@ func waitGone(t *testing.T, within time.Duration, names ...string) {
 
 func TestKillingTheWholeProcessGroupLeavesNothing(t *testing.T) {
 	proctest.CheckShm(t)
+	t.Cleanup(proctest.Exclusive("sweep")) // no other package sweeps meanwhile
 	c := proctest.StartProgram(t, "make", "50", "wait", "persistent")
 	objs, tracker := started(t, c)
 	if len(objs) != 50 {
@@ -214,6 +217,7 @@ func TestKillingTheWholeProcessGroupLeavesNothing(t *testing.T) {
 
 func TestNormalExitTrackerRemovesNothingAndSaysNothing(t *testing.T) {
 	proctest.CheckShm(t)
+	t.Cleanup(proctest.Exclusive("sweep")) // no other package sweeps meanwhile
 	c := proctest.StartProgram(t, "make", "9", "unlink")
 	c.MustSucceed() // returns once the tracker, which shares the child's stderr, has exited
 	if s := c.Stderr(); s != "" {
@@ -232,6 +236,7 @@ func TestNormalExitTrackerRemovesNothingAndSaysNothing(t *testing.T) {
 
 func TestLeaksAtNormalExitAreRemovedAndReported(t *testing.T) {
 	proctest.CheckShm(t)
+	t.Cleanup(proctest.Exclusive("sweep")) // no other package sweeps meanwhile
 	c := proctest.StartProgram(t, "make", "4", "leak")
 	c.MustSucceed()
 	var objs []string
@@ -259,6 +264,7 @@ func TestLeaksAtNormalExitAreRemovedAndReported(t *testing.T) {
 
 func TestObjectHeldByAnotherProcessIsKeptUntilReleased(t *testing.T) {
 	proctest.CheckShm(t)
+	t.Cleanup(proctest.Exclusive("sweep")) // no other package sweeps meanwhile
 	c := proctest.StartProgram(t, "make", "2", "wait")
 	objs, tracker := started(t, c)
 	held, err := shm.Open(objs[0]) // this test process is the unrelated holder
@@ -287,6 +293,7 @@ func TestObjectHeldByAnotherProcessIsKeptUntilReleased(t *testing.T) {
 
 func TestChildrenShareTheProgramsTracker(t *testing.T) {
 	proctest.CheckShm(t)
+	t.Cleanup(proctest.Exclusive("sweep")) // no other package sweeps meanwhile
 	c := proctest.StartProgram(t, "family", "6")
 	c.WaitLine("ready")
 	var objs []string
@@ -311,18 +318,31 @@ func TestChildrenShareTheProgramsTracker(t *testing.T) {
 
 func TestKilledTrackersObjectsAreSweptByTheNextProgram(t *testing.T) {
 	proctest.CheckShm(t)
+	t.Cleanup(proctest.Exclusive("sweep")) // no other package sweeps meanwhile
 	c := proctest.StartProgram(t, "make", "5", "wait")
 	objs, tracker := started(t, c)
 	// The tracker starts and reads the registrations while the program
 	// runs on: wait until its registry lists them all.
 	reg := waitRegistry(t, tracker, len(objs))
+	start, _, _ := proc.Stat(tracker)
 	syscall.Kill(tracker, syscall.SIGKILL)
-	c.KillGroup()
+	for !track.Exited(tracker, uint32(start)) {
+		time.Sleep(time.Millisecond)
+	}
+	// Its registry is orphaned, but its program still runs: no sweep may
+	// take the program's objects from under it.
+	if held, err := segment.Held(reg); err != nil || held {
+		t.Fatalf("registry of a killed tracker: held %v, %v", held, err)
+	}
+	if removed, err := track.SweepRegistry(reg, nil); err != nil || len(removed) != 0 {
+		t.Fatalf("SweepRegistry while the program runs removed %v, %v", removed, err)
+	}
 	for _, o := range objs {
 		if !exists(o) {
-			t.Fatalf("%s removed although its tracker was killed first", o)
+			t.Fatalf("%s removed while its program runs", o)
 		}
 	}
+	c.KillGroup()
 	// The next program's tracker sweeps the orphaned registry when it starts.
 	next := proctest.StartProgram(t, "make", "1", "unlink")
 	next.MustSucceed()
