@@ -70,7 +70,9 @@ func lockHoldRole(args []string) error {
 	}
 	l.Lock()
 	fmt.Println("holding")
-	select {}
+	for { // not select{}: the runtime would call that a deadlock and exit
+		time.Sleep(time.Hour)
+	}
 }
 
 // leaked runs the leak role and returns the names it left behind. The

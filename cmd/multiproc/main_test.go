@@ -125,7 +125,9 @@ func lockHoldRole(args []string) error {
 	}
 	l.Lock()
 	fmt.Println("holding")
-	select {}
+	for { // not select{}: the runtime would call that a deadlock and exit
+		time.Sleep(time.Hour)
+	}
 }
 
 func leaked(t *testing.T, kinds ...string) []string {
