@@ -247,7 +247,7 @@ func Open(name string, opts ...Option) (*Barrier, error) {
 	if o.hasTimeout && o.timeout <= 0 {
 		return nil, fmt.Errorf("%w: Timeout(%v): must be positive", ErrInvalidArgument, o.timeout)
 	}
-	obj, err := segment.OpenObject(name, layout.KindBarrier, nil, segment.OpenOptions{})
+	obj, err := segment.OpenObject(name, layout.KindBarrier, nil, segment.OpenOptions{AllowForeignOwner: o.foreign})
 	if err != nil {
 		return nil, err
 	}

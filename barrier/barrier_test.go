@@ -518,3 +518,22 @@ func FuzzInspectPayload(f *testing.F) {
 		}
 	})
 }
+
+func TestForeignOwnedBarrierNeedsAllowForeignOwner(t *testing.T) {
+	proctest.CheckShm(t)
+	b := newBarrier(t, 1)
+	if err := os.Chown("/dev/shm/"+b.Name(), 65534, 65534); err != nil {
+		t.Skipf("cannot give the file to another user (needs root): %v", err)
+	}
+	if _, err := barrier.Open(b.Name()); !errors.Is(err, segment.ErrForeignOwner) {
+		t.Fatalf("Open of another user's barrier = %v", err)
+	}
+	o, err := barrier.Open(b.Name(), barrier.AllowForeignOwner())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	if idx, err := o.Wait(context.Background()); idx != 0 || err != nil {
+		t.Fatalf("Wait = %d, %v", idx, err)
+	}
+}

@@ -15,6 +15,7 @@ type options struct {
 	name       string
 	persistent bool
 	mode       fs.FileMode
+	foreign    bool
 }
 
 func collect(opts []Option) options {
@@ -61,3 +62,8 @@ func Persistent() Option { return func(o *options) { o.persistent = true } }
 // Mode sets the permission bits of a new barrier's file (default 0600).
 // Open ignores it.
 func Mode(perm fs.FileMode) Option { return func(o *options) { o.mode = perm.Perm() } }
+
+// AllowForeignOwner lets Open attach to a barrier owned by another user.
+// Without it such a barrier is refused: its owner could change its bytes
+// under us at any time. New ignores it.
+func AllowForeignOwner() Option { return func(o *options) { o.foreign = true } }

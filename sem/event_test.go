@@ -447,3 +447,23 @@ func TestEventStateIsReadableWithoutOpening(t *testing.T) {
 		t.Errorf("a Lock's file: %v", err)
 	}
 }
+
+func TestForeignOwnedEventNeedsAllowForeignOwner(t *testing.T) {
+	proctest.CheckShm(t)
+	e := newTestEvent(t)
+	if err := os.Chown("/dev/shm/"+e.Name(), 65534, 65534); err != nil {
+		t.Skipf("cannot give the file to another user (needs root): %v", err)
+	}
+	if _, err := sem.OpenEvent(e.Name()); !errors.Is(err, segment.ErrForeignOwner) {
+		t.Fatalf("OpenEvent of another user's Event = %v", err)
+	}
+	o, err := sem.OpenEvent(e.Name(), sem.AllowForeignOwner())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	e.Set()
+	if !o.IsSet() {
+		t.Fatal("Set not seen through the foreign handle")
+	}
+}
