@@ -7,14 +7,17 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
 	"time"
 
+	"github.com/multiproc/multiproc/barrier"
 	"github.com/multiproc/multiproc/sem"
 	"github.com/multiproc/multiproc/shm"
 	"github.com/multiproc/multiproc/value"
@@ -46,6 +49,8 @@ func run() error {
 		{"Python's counter: 4 processes x 1,000 increments under a lock", counterStep},
 		{"A lock whose owner is SIGKILLed is recovered, not deadlocked", robustLockStep},
 		{"A bounded semaphore refuses to be released too many times", semaphoreStep},
+		{"A barrier for 4 processes, then an Event releases them", barrierEventStep},
+		{"A SIGKILLed program leaks nothing: its tracker cleans up", trackerStep},
 	} {
 		fmt.Printf("\n%d. %s\n", i+1, step.title)
 		if err := step.run(); err != nil {
@@ -79,7 +84,7 @@ func counterStep() error {
 	}
 	defer counter.Unlink()
 	defer counter.Close()
-	var workers []*exec.Cmd
+	var workers []process
 	for range 4 {
 		workers = append(workers, spawn("count", counter.Name()))
 	}
@@ -135,6 +140,67 @@ func semaphoreStep() error {
 	return nil
 }
 
+func barrierEventStep() error {
+	b, err := barrier.New(4, barrier.Action(announce))
+	if err != nil {
+		return err
+	}
+	defer b.Unlink()
+	defer b.Close()
+	start, err := sem.NewEvent()
+	if err != nil {
+		return err
+	}
+	defer start.Unlink()
+	defer start.Close()
+	var kids []process
+	for range 3 {
+		kids = append(kids, spawn("barrier-then-event", b.Name(), start.Name()))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	idx, err := b.Wait(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("   parent passed the barrier with arrival index %d; setting the event\n", idx)
+	if err := start.Set(); err != nil {
+		return err
+	}
+	for _, k := range kids {
+		if err := k.Wait(); err != nil {
+			return err
+		}
+	}
+	fmt.Println("   all 3 children saw the event and exited")
+	return nil
+}
+
+// announce is the barrier's action. Functions do not cross processes, so
+// every process passes it to New or Open, as Python pickles it for each.
+func announce() error {
+	fmt.Printf("   all 4 arrived: the action ran once, in process %d (the last to arrive)\n", os.Getpid())
+	return nil
+}
+
+func trackerStep() error {
+	victim := spawnPiped("create-and-hang")
+	name, err := victim.readLine()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("   child %d created /dev/shm/%s; killing it with SIGKILL\n", victim.Process.Pid, name)
+	victim.Process.Kill()
+	victim.Wait()
+	for start := time.Now(); time.Since(start) < 5*time.Second; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat("/dev/shm/" + name); errors.Is(err, os.ErrNotExist) {
+			fmt.Printf("   its tracker removed it %v later\n", time.Since(start).Round(time.Millisecond))
+			return nil
+		}
+	}
+	return fmt.Errorf("%s still in /dev/shm", name)
+}
+
 func child(role string, args []string) error {
 	switch role {
 	case "write-greeting":
@@ -166,6 +232,30 @@ func child(role string, args []string) error {
 		l.Lock()
 		time.Sleep(time.Hour) // until killed
 		return nil
+	case "barrier-then-event":
+		b, err := barrier.Open(args[0], barrier.Action(announce))
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		ctx := context.Background()
+		if _, err := b.Wait(ctx); err != nil {
+			return err
+		}
+		e, err := sem.OpenEvent(args[1])
+		if err != nil {
+			return err
+		}
+		defer e.Close()
+		return e.Wait(ctx)
+	case "create-and-hang":
+		v, err := value.New[int64](42)
+		if err != nil {
+			return err
+		}
+		fmt.Println(v.Name())
+		time.Sleep(time.Hour) // until killed
+		return nil
 	case "acquire-release":
 		s, err := sem.OpenBoundedSemaphore(args[0])
 		if err != nil {
@@ -180,8 +270,20 @@ func child(role string, args []string) error {
 	return fmt.Errorf("unknown role %q", role)
 }
 
-// spawn starts this program again as a child with the given role.
-func spawn(role string, args ...string) *exec.Cmd {
+// process is a running child of the tour.
+type process struct {
+	*exec.Cmd
+	out *bufio.Reader // nil unless started by spawnPiped
+}
+
+// spawn starts this program again as a child with the given role; its
+// output goes straight to ours.
+func spawn(role string, args ...string) process { return start(false, role, args) }
+
+// spawnPiped is spawn with the child's output readable by readLine.
+func spawnPiped(role string, args ...string) process { return start(true, role, args) }
+
+func start(piped bool, role string, args []string) process {
 	exe, err := os.Executable()
 	if err != nil {
 		panic(err)
@@ -189,8 +291,31 @@ func spawn(role string, args ...string) *exec.Cmd {
 	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), childEnv+"="+role)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	p := process{Cmd: cmd}
+	if piped {
+		cmd.Stdout = nil
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			panic(err)
+		}
+		p.out = bufio.NewReader(out)
+	}
 	if err := cmd.Start(); err != nil {
 		panic(err)
 	}
-	return cmd
+	return p
+}
+
+// readLine reads one line the child printed.
+func (p process) readLine() (string, error) {
+	line, err := p.out.ReadString('\n')
+	return strings.TrimSpace(line), err
+}
+
+// Wait waits for the child, copying any output not read yet.
+func (p process) Wait() error {
+	if p.out != nil {
+		io.Copy(os.Stdout, p.out)
+	}
+	return p.Cmd.Wait()
 }
