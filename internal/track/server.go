@@ -2,6 +2,7 @@ package track
 
 import (
 	"bufio"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -212,6 +213,15 @@ func describe(file string) string {
 		}
 		if n, _ := unix.Fgetxattr(fd, "user.multiproc", nil); n > 0 {
 			return layout.KindRaw.String()
+		}
+		// A multiproc semaphore: the glibc sem_t, then a trailer whose
+		// magic and kind (posixsem.Trailer, which this package cannot
+		// import) name it.
+		trailer := make([]byte, 16)
+		if n, _ := unix.Pread(fd, trailer, 32); n == len(trailer) && string(trailer[:8]) == "MPGOSEM\x00" {
+			if k := layout.Kind(binary.LittleEndian.Uint32(trailer[12:])); k == layout.KindSemaphore || k == layout.KindBounded {
+				return k.String()
+			}
 		}
 	}
 	if strings.HasPrefix(file, "sem.") {

@@ -12,12 +12,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/multiproc/multiproc/internal/layout"
+	"github.com/multiproc/multiproc/array"
+	"github.com/multiproc/multiproc/barrier"
 	"github.com/multiproc/multiproc/internal/proc"
 	"github.com/multiproc/multiproc/internal/proctest"
 	"github.com/multiproc/multiproc/internal/segment"
 	"github.com/multiproc/multiproc/internal/track"
+	"github.com/multiproc/multiproc/sem"
 	"github.com/multiproc/multiproc/shm"
+	"github.com/multiproc/multiproc/value"
 )
 
 func TestMain(m *testing.M) {
@@ -26,8 +29,9 @@ func TestMain(m *testing.M) {
 	proctest.Main(m)
 }
 
-// makeObjects creates args[0] objects of mixed kinds, prints "obj NAME"
-// for each and "tracker PID", then, by args[1]:
+// makeObjects creates args[0] objects of mixed kinds — raw segments,
+// Locks, Events, Semaphores, Barriers, Values and Arrays — prints
+// "obj FILE" for each and "tracker PID", then, by args[1]:
 //
 //	wait    print "ready", wait for SIGUSR1, exit without removing anything
 //	leak    close everything without removing it, exit
@@ -36,32 +40,36 @@ func TestMain(m *testing.M) {
 // With args[2] == "persistent" it also makes one Persistent segment.
 func makeObjects(args []string) error {
 	n, _ := strconv.Atoi(args[0])
-	ti, _ := layout.TypeOf[int64]()
-	var closers []func() error
-	var removers []func() error
+	type object interface {
+		Name() string
+		Close() error
+		Unlink() error
+	}
+	var objs []object
 	for i := range n {
-		var name string
-		switch i % 3 {
+		var o object
+		var err error
+		switch i % 7 {
 		case 0:
-			s, err := shm.Create("", 4096)
-			if err != nil {
-				return err
-			}
-			name, closers, removers = s.Name(), append(closers, s.Close), append(removers, s.Unlink)
+			o, err = shm.Create("", 4096)
 		case 1:
-			o, err := segment.CreateObject("", segment.ObjectSpec{Kind: layout.KindLock, PayloadSize: 64}, nil)
-			if err != nil {
-				return err
-			}
-			name, closers, removers = o.Name, append(closers, o.Close), append(removers, o.Remove)
+			o, err = sem.NewLock()
 		case 2:
-			o, err := segment.CreateObject("", segment.ObjectSpec{Kind: layout.KindValue, PayloadSize: 64, Elem: &ti, ElemCount: 1}, nil)
-			if err != nil {
-				return err
-			}
-			name, closers, removers = o.Name, append(closers, o.Close), append(removers, o.Remove)
+			o, err = sem.NewEvent()
+		case 3:
+			o, err = sem.NewSemaphore(2)
+		case 4:
+			o, err = barrier.New(2)
+		case 5:
+			o, err = value.New[int64](int64(i))
+		case 6:
+			o, err = array.New[float64](i)
 		}
-		fmt.Println("obj", name)
+		if err != nil {
+			return err
+		}
+		objs = append(objs, o)
+		fmt.Println("obj", file(o.Name()))
 	}
 	if len(args) > 2 && args[2] == "persistent" {
 		s, err := shm.Create("", 64, shm.Persistent())
@@ -78,18 +86,27 @@ func makeObjects(args []string) error {
 		fmt.Println("ready")
 		<-ch
 	case "leak":
-		for _, c := range closers {
-			c()
+		for _, o := range objs {
+			o.Close()
 		}
 	case "unlink":
-		for i := range closers {
-			if err := removers[i](); err != nil {
+		for _, o := range objs {
+			if err := o.Unlink(); err != nil {
 				return err
 			}
-			closers[i]()
+			o.Close()
 		}
 	}
 	return nil
+}
+
+// file is the /dev/shm file of an object called name: a semaphore's name
+// is its POSIX name, "/NAME", kept in "sem.NAME".
+func file(name string) string {
+	if rest, ok := strings.CutPrefix(name, "/"); ok {
+		return "sem." + rest
+	}
+	return name
 }
 
 // family starts a "make N wait" child connected to its own tracker
@@ -202,8 +219,8 @@ func TestKillingTheWholeProcessGroupLeavesNothing(t *testing.T) {
 	if got := strings.Count(c.Stderr(), "multiproc tracker: removed leaked "); got != 50 {
 		t.Errorf("tracker reported %d removals, want 50:\n%s", got, c.Stderr())
 	}
-	for _, kind := range []string{"raw segment", "Lock", "Value"} {
-		if !strings.Contains(c.Stderr(), "removed leaked "+kind+" mpgo_") {
+	for _, kind := range []string{"raw segment", "Lock", "Event", "Semaphore", "Barrier", "Value", "Array"} {
+		if !strings.Contains(c.Stderr(), "removed leaked "+kind+" ") {
 			t.Errorf("no removal line names a %s:\n%s", kind, c.Stderr())
 		}
 	}
