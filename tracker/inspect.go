@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/multiproc/multiproc/barrier"
 	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/posixsem"
 	"github.com/multiproc/multiproc/internal/proc"
@@ -24,6 +25,8 @@ type Info struct {
 	Lock      *sem.LockState  // Lock, RLock, and a Condition's lock
 	Condition *ConditionState // Condition
 	Semaphore *SemaphoreState // Semaphore, BoundedSemaphore
+	Event     *sem.EventState // Event
+	Barrier   *barrier.Status // Barrier
 	Tracker   *TrackerState   // a tracker's registry
 }
 
@@ -123,6 +126,26 @@ func (i *Info) state() error {
 			st := l.State()
 			i.Lock = &st
 		}
+	case "Event":
+		b, err := readWhole(i.Name, i.Size)
+		if err != nil {
+			return err
+		}
+		st, err := sem.InspectEvent(b)
+		if err != nil {
+			return err
+		}
+		i.Event = &st
+	case "Barrier":
+		b, err := readWhole(i.Name, i.Size)
+		if err != nil {
+			return err
+		}
+		st, err := barrier.Inspect(b)
+		if err != nil {
+			return err
+		}
+		i.Barrier = &st
 	case "Semaphore", "BoundedSemaphore":
 		s, err := posixsem.Inspect(i.Name)
 		if err != nil {
@@ -225,6 +248,25 @@ func (i Info) Fields() []Field {
 			add("bound", "%d", s.Bound)
 		}
 	}
+	if e := i.Event; e != nil {
+		add("flag", "%s", yesNo(e.Set, "set", "clear"))
+		add("sleepers", "%d (at most)", e.Sleepers)
+	}
+	if b := i.Barrier; b != nil {
+		add("parties", "%d", b.Parties)
+		add("waiting", "%d%s", b.Waiting, pids(b.PIDs))
+		add("phase", "%s", b.Phase)
+		if b.Broken {
+			by := ""
+			if b.By > 0 {
+				by = fmt.Sprintf(" by pid %d", b.By)
+			}
+			add("broken", "yes: %s%s", b.Reason, by)
+		} else {
+			add("broken", "no")
+		}
+		add("cycles", "%d", b.Cycles)
+	}
 	if t := i.Tracker; t != nil {
 		add("program", "pid %d (%s)", t.ProgramPID, aliveWord(t.ProgramAlive))
 		add("clients", "%s", yesNo(t.ClientsGone, "all gone: removing what is left", "running"))
@@ -255,14 +297,41 @@ func (i Info) MarshalJSON() ([]byte, error) {
 			lock.HeldSince = &l.HeldSince
 		}
 	}
+	type eventJSON struct {
+		Set      bool `json:"set"`
+		Sleepers int  `json:"sleepers"`
+	}
+	var event *eventJSON
+	if e := i.Event; e != nil {
+		event = &eventJSON{e.Set, e.Sleepers}
+	}
+	type barrierJSON struct {
+		Parties int    `json:"parties"`
+		Waiting int    `json:"waiting"`
+		PIDs    []int  `json:"waiting_pids"`
+		Phase   string `json:"phase"`
+		Broken  bool   `json:"broken"`
+		Reason  string `json:"reason,omitempty"`
+		By      int    `json:"broken_by_pid,omitempty"`
+		Cycles  uint64 `json:"cycles"`
+	}
+	var bar *barrierJSON
+	if b := i.Barrier; b != nil {
+		bar = &barrierJSON{b.Parties, b.Waiting, b.PIDs, b.Phase, b.Broken, b.Reason, b.By, b.Cycles}
+		if bar.PIDs == nil {
+			bar.PIDs = []int{}
+		}
+	}
 	extra, err := json.Marshal(struct {
 		Path      string          `json:"path"`
 		Elem      *ElemInfo       `json:"elem,omitempty"`
 		Lock      *lockJSON       `json:"lock,omitempty"`
 		Condition *ConditionState `json:"condition,omitempty"`
 		Semaphore *SemaphoreState `json:"semaphore,omitempty"`
+		Event     *eventJSON      `json:"event,omitempty"`
+		Barrier   *barrierJSON    `json:"barrier,omitempty"`
 		Tracker   *TrackerState   `json:"tracker,omitempty"`
-	}{i.Path, i.Elem, lock, i.Condition, i.Semaphore, i.Tracker})
+	}{i.Path, i.Elem, lock, i.Condition, i.Semaphore, event, bar, i.Tracker})
 	if err != nil {
 		return nil, err
 	}
@@ -277,4 +346,24 @@ func yesNo(b bool, yes, no string) string {
 		return yes
 	}
 	return no
+}
+
+// readWhole reads the whole (small) file with pread: an object that the
+// caller need not open for use, and whose words may change as it reads.
+func readWhole(file string, size int64) ([]byte, error) {
+	if size > 1<<20 {
+		return nil, fmt.Errorf("%d bytes: too large for this kind", size)
+	}
+	return readHead(file, int(size))
+}
+
+func pids(ps []int) string {
+	if len(ps) == 0 {
+		return ""
+	}
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = fmt.Sprint(p)
+	}
+	return " (pids " + strings.Join(s, " ") + ")"
 }

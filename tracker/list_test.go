@@ -1,6 +1,7 @@
 package tracker_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/multiproc/multiproc/array"
+	"github.com/multiproc/multiproc/barrier"
 	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/proctest"
 	"github.com/multiproc/multiproc/internal/segment"
@@ -168,7 +170,43 @@ func TestInspectShowsEachKindsState(t *testing.T) {
 	defer a.Unlink()
 	defer a.Close()
 
-	info := mustInspect(t, semFile(s.Name()))
+	e, err := sem.NewEvent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Unlink()
+	defer e.Close()
+	e.Set()
+	b, err := barrier.New(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Unlink()
+	defer b.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	waited := make(chan error, 1)
+	go func() { _, err := b.Wait(ctx); waited <- err }()
+	defer func() { cancel(); <-waited }()
+
+	info := mustInspect(t, e.Name())
+	if info.Event == nil || !info.Event.Set || !hasField(info, "flag", "set") {
+		t.Errorf("event: %+v %v", info.Event, info.Fields())
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		info = mustInspect(t, b.Name())
+		if info.Barrier != nil && info.Barrier.Waiting == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("barrier never showed its waiter: %+v", info.Barrier)
+		}
+	}
+	if st := info.Barrier; st.Parties != 3 || st.Broken || len(st.PIDs) != 1 || st.PIDs[0] != os.Getpid() ||
+		!hasField(info, "waiting", fmt.Sprintf("1 (pids %d)", os.Getpid())) || !hasField(info, "broken", "no") {
+		t.Errorf("barrier: %+v %v", st, info.Fields())
+	}
+
+	info = mustInspect(t, semFile(s.Name()))
 	if st := info.Semaphore; st == nil || st.Value != 4 || st.Bounded || info.Kind != "Semaphore" {
 		t.Errorf("semaphore: %+v %+v", info.Object, st)
 	}

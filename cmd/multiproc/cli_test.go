@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/multiproc/multiproc/barrier"
 	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/proctest"
 	"github.com/multiproc/multiproc/internal/segment"
@@ -125,6 +126,49 @@ func TestInspectSaysTheLockOwnerIsDead(t *testing.T) {
 	}
 	if info.Kind != "Lock" || !info.Lock.Locked || info.Lock.OwnerPID != c.Pid() || info.Lock.OwnerAlive {
 		t.Fatalf("inspect --json: %+v", info)
+	}
+}
+
+func TestInspectShowsABarriersWaitersAndAnEventsFlag(t *testing.T) {
+	proctest.CheckShm(t)
+	b, err := barrier.New(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Unlink()
+	defer b.Close()
+	e, err := sem.NewEvent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Unlink()
+	defer e.Close()
+	c := proctest.Start(t, "barrier-wait", b.Name())
+	c.WaitLine("waiting")
+	want := fmt.Sprintf("waiting: %d (pids %d)", 1, c.Pid())
+	var out string
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(strings.Join(strings.Fields(out), " "), want); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("inspect never showed the child waiting (%q):\n%s", want, out)
+		}
+		out = mp(t, "inspect", b.Name()).must(t, exitOK).stdout
+	}
+	for _, w := range []string{"kind:", "Barrier", "parties:", "broken:"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("barrier inspect lacks %q:\n%s", w, out)
+		}
+	}
+	if _, err := b.Wait(proctest.Context(t)); err != nil { // the second party: both go
+		t.Fatal(err)
+	}
+	c.MustSucceed()
+
+	if row := line(mp(t, "inspect", e.Name()).must(t, exitOK).stdout, "flag:"); !strings.HasSuffix(row, "clear") {
+		t.Errorf("event before Set: %q", row)
+	}
+	e.Set()
+	if row := line(mp(t, "inspect", e.Name()).must(t, exitOK).stdout, "flag:"); !strings.HasSuffix(row, "set") {
+		t.Errorf("event after Set: %q", row)
 	}
 }
 

@@ -59,9 +59,10 @@ fully get a PROBLEM column. Other programs' files are not listed.`,
 	{
 		name: "inspect", args: "[--json] NAME", summary: "show one object's live state",
 		help: `Shows what ls shows and the object's live state: a lock's owner pid and
-whether it is alive, a semaphore's value and waiters, a condition's
-waiters, a value's or array's element type and length, the objects a
-tracker's registry lists.`,
+whether it is alive, a semaphore's value and waiters, an event's flag, a
+barrier's parties, waiting processes and whether it is broken, a
+condition's waiters, a value's or array's element type and length, the
+objects a tracker's registry lists.`,
 		flags:    func(fs *flag.FlagSet, c *cli) { fs.BoolVar(&c.json, "json", false, "print a JSON object") },
 		run:      (*cli).inspect,
 		minNames: 1, maxNames: 1,

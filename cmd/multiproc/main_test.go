@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/multiproc/multiproc/barrier"
 	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/proc"
 	"github.com/multiproc/multiproc/internal/proctest"
@@ -45,6 +47,19 @@ func TestMain(m *testing.M) {
 func init() {
 	proctest.Register("leak", leakRole)
 	proctest.Register("lock-hold", lockHoldRole)
+	proctest.Register("barrier-wait", barrierWaitRole)
+}
+
+// barrierWaitRole waits at the barrier args[0], saying "waiting" first.
+func barrierWaitRole(args []string) error {
+	b, err := barrier.Open(args[0])
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	fmt.Println("waiting")
+	_, err = b.Wait(context.Background())
+	return err
 }
 
 func goTool() string {
