@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestWaitReturnsAtOnceWhenValueDiffers(t *testing.T) {
@@ -53,5 +55,14 @@ func TestWakeReleasesWaiter(t *testing.T) {
 	}
 	if n := Wake(&w, 0); n != 0 {
 		t.Fatalf("Wake(0) woke %d", n)
+	}
+}
+
+func TestDeadlineConversionMatchesKernelClock(t *testing.T) {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	got := monoBase + int64(time.Since(timeBase))
+	if diff := got - ts.Nano(); diff < -int64(time.Millisecond) || diff > int64(time.Millisecond) {
+		t.Fatalf("converted clock is %v off CLOCK_MONOTONIC", time.Duration(diff))
 	}
 }
