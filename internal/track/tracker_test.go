@@ -308,6 +308,29 @@ func TestObjectHeldByAnotherProcessIsKeptUntilReleased(t *testing.T) {
 	}
 }
 
+func TestTrackerOutlivesSIGKILLToTheProgramsGroup(t *testing.T) {
+	proctest.CheckShm(t)
+	t.Cleanup(proctest.Exclusive("sweep"))
+	c := proctest.StartProgram(t, "make", "1", "wait")
+	objs, tracker := started(t, c)
+	held, err := shm.Open(objs[0]) // keeps the tracker at work after the kill
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	syscall.Kill(-c.Pid(), syscall.SIGKILL) // the whole group, as kill -9 -PGID does
+	waitStderr(t, c, "is still open in another process")
+	if !alive(tracker) {
+		t.Fatal("the signal to the program's process group killed its tracker")
+	}
+	held.Close()
+	c.Wait() // "signal: killed"; returns once the tracker has exited too
+	waitGone(t, 0, objs...)
+	if alive(tracker) {
+		t.Fatal("tracker still running after removing the last object")
+	}
+}
+
 func TestChildrenShareTheProgramsTracker(t *testing.T) {
 	proctest.CheckShm(t)
 	t.Cleanup(proctest.Exclusive("sweep")) // no other package sweeps meanwhile
