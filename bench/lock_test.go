@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 	"unsafe"
@@ -234,8 +235,7 @@ func benchContended(b *testing.B, kind string, procs int, spin time.Duration) {
 }
 
 // roleBenchLockPong: lock, segment, n, spin. The child's side of
-// BenchmarkLockHandoff: n times, take the lock until the turn is odd, make
-// it even.
+// BenchmarkLockHandoff.
 func roleBenchLockPong(args []string) error {
 	spin, _ := time.ParseDuration(args[3])
 	sem.SetSpin(spin)
@@ -249,27 +249,49 @@ func roleBenchLockPong(args []string) error {
 		return err
 	}
 	defer seg.Close()
-	turn := (*uint64)(unsafe.Pointer(&seg.Bytes()[16]))
-	n := atoi(args[2])
+	w := handoffWords(seg)
+	n := uint64(atoi(args[2]))
 	fmt.Println("ready")
-	for i := range n {
-		// Our turn comes when the parent has unlocked after writing 2i+1.
-		l.Lock()
-		for *turn != uint64(2*i+1) { // the parent has not had its turn yet
-			l.Unlock()
-			l.Lock()
-		}
-		*turn = uint64(2*i + 2)
-		l.Unlock()
+	for i := uint64(1); i <= n; i++ {
+		atomic.StoreUint64(w.childWaiting, i)
+		l.Lock() // the parent holds it: wait for the handoff
+		atomic.StoreUint64(w.childHas, i)
+		spinUntil(w.parentWaiting, i)
+		l.Unlock() // hand it back to the parent, now waiting
+		spinUntil(w.parentHas, i)
 	}
 	return nil
 }
 
-// BenchmarkLockHandoff measures one handoff of a Lock between two
-// processes that take turns: each op is the parent's turn plus the child's,
-// so two handoffs, each from a process that unlocks to one that is waiting
-// in Lock. With spin=0 the waiter sleeps in the kernel and must be woken;
-// with spin it usually catches the release while spinning.
+// handoff holds the words the two sides announce their steps in, outside
+// the lock: each side waits for the other to hold the lock before it locks
+// again, so that neither takes it back before the handoff (barging).
+type handoff struct {
+	parentWaiting, childWaiting, parentHas, childHas *uint64
+}
+
+func handoffWords(seg *shm.Segment) handoff {
+	b := seg.Bytes()
+	w := func(off int) *uint64 { return (*uint64)(unsafe.Pointer(&b[off])) }
+	return handoff{w(16), w(24), w(32), w(40)}
+}
+
+// spinUntil waits, without any lock, until *p == v. It yields the CPU
+// (sched_yield) between looks: with two CPUs, a busy spinner would keep
+// the other process's woken thread off the CPU for a time slice.
+func spinUntil(p *uint64, v uint64) {
+	for atomic.LoadUint64(p) != v {
+		syscall.Syscall(syscall.SYS_SCHED_YIELD, 0, 0, 0)
+	}
+}
+
+// BenchmarkLockHandoff measures handing a Lock to a process that is
+// blocked waiting for it. The parent holds the lock, waits (outside the
+// lock) until the child has announced that it is about to call Lock,
+// unlocks, waits for the child to have it, and calls Lock itself; the
+// child, once it has the lock, waits until the parent has announced the
+// same, and unlocks. One op is two handoffs. With spin=0 the waiter always sleeps in the kernel and must be
+// woken; with spin it usually catches the release while spinning.
 func BenchmarkLockHandoff(b *testing.B) {
 	for _, spin := range spins {
 		b.Run(fmt.Sprintf("spin=%v", spin), func(b *testing.B) {
@@ -286,19 +308,21 @@ func BenchmarkLockHandoff(b *testing.B) {
 			}
 			defer seg.Unlink()
 			defer seg.Close()
-			turn := (*uint64)(unsafe.Pointer(&seg.Bytes()[16]))
+			w := handoffWords(seg)
+			l.Lock()
 			c := proctest.Start(b, "bench-lock-pong", l.Name(), seg.Name(), strconv.Itoa(b.N), spin.String())
 			c.WaitLine("ready")
 			b.ResetTimer()
-			for i := range b.N {
-				l.Lock()
-				for *turn != uint64(2*i) {
-					l.Unlock()
-					l.Lock()
-				}
-				*turn = uint64(2*i + 1)
-				l.Unlock()
+			for i := uint64(1); i <= uint64(b.N); i++ {
+				spinUntil(w.childWaiting, i)
+				l.Unlock() // to the child
+				spinUntil(w.childHas, i)
+				atomic.StoreUint64(w.parentWaiting, i)
+				l.Lock() // back from the child
+				atomic.StoreUint64(w.parentHas, i)
 			}
+			b.StopTimer()
+			l.Unlock()
 			c.MustSucceed()
 		})
 	}

@@ -338,20 +338,13 @@ func (c *Condition) Wait(ctx context.Context) error {
 }
 
 // sleep waits for seq to move from s, or for ctx to end; it reports
-// whether seq moved. Like a lock waiter, it first spins for the SetSpin
-// time: a notification from a running process then arrives in about a µs
-// instead of the tens a sleeping CPU takes to wake.
+// whether seq moved. Like a lock waiter, it first spins (yielding the CPU
+// between looks) for the SetSpin time: a notification from a running
+// process then arrives in about a µs instead of the tens a sleeping CPU
+// takes to wake.
 func (c *Condition) sleep(ctx context.Context, s uint32) bool {
-	if spin := robust.Spin(); spin > 0 {
-		end := time.Now().Add(spin)
-		for i := 1; ; i++ {
-			if atomic.LoadUint32(&c.c.seq) != s {
-				return true
-			}
-			if i%32 == 0 && time.Now().After(end) {
-				break
-			}
-		}
+	if robust.SpinWait(func() bool { return atomic.LoadUint32(&c.c.seq) != s }) {
+		return true
 	}
 	var stop func() bool
 	defer func() {

@@ -33,8 +33,9 @@ func TestNotifyWithoutWaitersMakesNoSyscall(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		c.Lock()
-		done <- c.Wait(context.Background())
+		err := c.Wait(context.Background())
 		c.Unlock()
+		done <- err
 	}()
 	for c.Waiters() == 0 {
 		time.Sleep(time.Millisecond)

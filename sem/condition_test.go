@@ -271,8 +271,9 @@ func TestConditionWaitTimeoutAndCancel(t *testing.T) {
 			done := make(chan error, 1)
 			go func() {
 				c.Lock()
-				done <- c.Wait(ctx)
+				err := c.Wait(ctx)
 				c.Unlock()
+				done <- err
 			}()
 			c.Unlock()
 			waitFor(t, "the waiter", func() bool { return c.Waiters() == 1 })
@@ -315,8 +316,9 @@ func TestConditionCancelledWaiterDoesNotStrandNext(t *testing.T) {
 	a := make(chan error, 1)
 	go func() {
 		c.Lock()
-		a <- c.Wait(ctx)
+		err := c.Wait(ctx)
 		c.Unlock()
+		a <- err
 	}()
 	waitFor(t, "A to wait", func() bool { return c.Waiters() == 2 })
 	cancel()
