@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"testing"
+	"time"
 )
 
 func TestSelfIsAlive(t *testing.T) {
@@ -49,7 +50,7 @@ func TestExitedAndZombieAreDead(t *testing.T) {
 	}
 	cmd.Process.Kill()
 	// Not yet reaped: a zombie. kill(pid, 0) would still succeed here.
-	for i := 0; i < 200; i++ {
+	for start := time.Now(); time.Since(start) < 5*time.Second; time.Sleep(time.Millisecond) {
 		if _, state, _ := Stat(pid); state == 'Z' {
 			break
 		}

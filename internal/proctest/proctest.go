@@ -144,7 +144,9 @@ func start(t testing.TB, role string, idx int, args []string, program bool) *Chi
 		t.Fatal(err)
 	}
 	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), envRole+"="+role, envArgs+"="+strings.Join(args, "\x1f"), fmt.Sprintf("%s=%d", envIdx, idx))
+	cmd.Env = append(os.Environ(), envRole+"="+role, envArgs+"="+strings.Join(args, "\x1f"), fmt.Sprintf("%s=%d", envIdx, idx),
+		// Race-built binaries sleep 1 s at exit by default; children exit often.
+		"GORACE=atexit_sleep_ms=0 "+os.Getenv("GORACE"))
 	if program {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	} else if err := track.Inherit(cmd); err != nil {
