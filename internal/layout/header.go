@@ -152,7 +152,7 @@ func DecodeHead(b []byte, fileSize int64) (Header, error) {
 // Expect checks that h is of kind k; name is used in the message.
 func (h *Header) Expect(name string, k Kind) error {
 	if h.Kind != k {
-		return fmt.Errorf("%w: %s is a %s, not a %s", ErrKindMismatch, name, h.Kind, k)
+		return fmt.Errorf("%w: %s is %s, not %s", ErrKindMismatch, name, h.Kind.WithArticle(), k.WithArticle())
 	}
 	return nil
 }

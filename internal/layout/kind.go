@@ -73,3 +73,16 @@ func (k Kind) ShortName() string {
 	}
 	return "unknown"
 }
+
+// WithArticle returns the kind's name after "a" or "an": "an Event",
+// "a Lock", "an RLock", "a raw segment".
+func (k Kind) WithArticle() string {
+	name := k.String()
+	switch name[0] {
+	case 'A', 'E', 'I', 'O', 'U', 'R': // "an RLock" is read "an ar-lock"
+		if k != KindRaw {
+			return "an " + name
+		}
+	}
+	return "a " + name
+}
