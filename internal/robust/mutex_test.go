@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 	"unsafe"
@@ -27,6 +28,52 @@ func init() {
 	proctest.Register("robust-hold", roleHold)
 	proctest.Register("robust-lock-once", roleLockOnce)
 	proctest.Register("robust-vanish", roleVanish)
+	proctest.Register("robust-lock-exit", roleLockExit)
+	proctest.Register("robust-zombie-parent", roleZombieParent)
+}
+
+// roleLockExit: lock and exit at once, holding the lock.
+func roleLockExit(args []string) error {
+	f, err := openSeg(args[0])
+	if err != nil {
+		return err
+	}
+	if err := Attach(f, 0).Lock(context.Background()); err != nil {
+		return err
+	}
+	os.Exit(0)
+	return nil
+}
+
+// roleZombieParent: start robust-lock-exit as our own child and never reap
+// it, so the lock's owner is a zombie; print "zombie PID" once it is one.
+func roleZombieParent(args []string) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	// Our environment names our own role: replace it, never add to it
+	// (the first of two settings wins, and this role would run again).
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "MULTIPROC_TEST_") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "MULTIPROC_TEST_ROLE=robust-lock-exit", "MULTIPROC_TEST_ARGS="+args[0])
+	pid, err := syscall.ForkExec(exe, []string{exe, "-test.run=^$"}, &syscall.ProcAttr{Env: env, Files: []uintptr{0, 1, 2}})
+	if err != nil {
+		return err
+	}
+	for {
+		if _, state, err := proc.Stat(pid); err == nil && state == 'Z' {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	fmt.Println("zombie", pid)
+	time.Sleep(time.Hour)
+	return nil
 }
 
 // newSeg makes a one-page segment for a test and removes it at the end.
@@ -331,6 +378,25 @@ func TestUnlockWithoutRepairIsNotRecoverable(t *testing.T) {
 		t.Fatalf("Lock after Reset = %v", err)
 	}
 	m.Unlock()
+}
+
+func TestZombieOwnerIsDead(t *testing.T) {
+	f := newSeg(t)
+	m := Attach(f, 0)
+	c := proctest.Start(t, "robust-zombie-parent", f.Name)
+	var pid int
+	fmt.Sscanf(c.WaitLine("zombie"), "zombie %d", &pid)
+	if st := m.State(); !st.Locked || st.OwnerPID != pid || st.OwnerAlive {
+		t.Fatalf("state with a zombie owner: %+v", st)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := m.Lock(ctx); err != ErrOwnerDead {
+		t.Fatalf("Lock with a zombie owner = %v, want ErrOwnerDead", err)
+	}
+	m.MarkConsistent()
+	m.Unlock()
+	c.Kill() // reaps the zombie with its parent
 }
 
 func TestForgedStartTimeIsNotTheOwner(t *testing.T) {
