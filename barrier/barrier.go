@@ -45,7 +45,7 @@ package barrier
 // Before the kernel, a sleeper spins briefly on seq (barrierSpin). Per
 // handle, one sleeper at a time (the gate's holder) spins and sleeps in the
 // kernel; the others park in the Go scheduler and are woken whenever a
-// holder leaves, which it does on any change of seq (see waitGate: they
+// holder leaves, which it does on any change of seq (see handle.Gate: they
 // must take the wake-up channel before they compare seq, or a newer holder
 // waiting for a later change could strand them).
 //
@@ -78,6 +78,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/multiproc/multiproc/internal/handle"
 	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/proc"
 	"github.com/multiproc/multiproc/internal/robust"
@@ -198,9 +199,9 @@ type Barrier struct {
 	parties int
 	action  func() error
 	timeout time.Duration
-	me      uint64   // our slot value
-	gate    waitGate // which of this handle's waiters sleeps in the kernel
-	use     useGuard
+	me      uint64      // our slot value
+	gate    handle.Gate // which of this handle's waiters sleeps in the kernel
+	use     handle.Guard
 	inside  atomic.Int32 // goroutines of this handle inside Wait
 }
 
@@ -308,7 +309,7 @@ func attach(obj *segment.Object, o options) *Barrier {
 		action:  o.action,
 		timeout: timeout,
 		me:      uint64(uint32(id.PID)) | uint64(id.Start32())<<32,
-		use:     newUseGuard(),
+		use:     handle.NewGuard(),
 	}
 }
 
@@ -323,10 +324,10 @@ func (b *Barrier) Parties() int { return b.parties }
 // the other parties, as if their contexts had been cancelled. Close is
 // idempotent.
 func (b *Barrier) Close() error {
-	if !b.use.close() {
+	if !b.use.Close() {
 		return nil
 	}
-	b.use.wait(b.kickSeq)
+	b.use.Wait(b.kickSeq)
 	return b.obj.Close()
 }
 

@@ -91,7 +91,7 @@ func (b *Barrier) await(seq0 uint32, w *waiter) (cause error, died bool) {
 	// Through the gate: at most one goroutine of this handle sleeps in the
 	// kernel; the others park until a holder leaves, then re-check.
 	for {
-		left := b.gate.take()
+		left := b.gate.Take()
 		if left == nil {
 			break
 		}
@@ -102,11 +102,11 @@ func (b *Barrier) await(seq0 uint32, w *waiter) (cause error, died bool) {
 		case <-left:
 		case <-w.ctx.Done():
 			return w.cause(b), false
-		case <-b.use.closing:
+		case <-b.use.Closing():
 			return ErrClosed, false
 		}
 	}
-	defer b.gate.leave()
+	defer b.gate.Leave()
 	if cause := w.cause(b); cause != nil {
 		return cause, false // e.g. an expired context: do not spin first
 	}
@@ -170,9 +170,9 @@ func (b *Barrier) spin(seq0 uint32) bool {
 // kick wakes this barrier's kernel sleepers so they re-check their
 // contexts; safe at any time, even during or after Close.
 func (b *Barrier) kick() {
-	if b.use.enter() {
+	if b.use.Enter() {
 		futex.WakeAll(&b.sh.seq)
-		b.use.exit()
+		b.use.Exit()
 	}
 }
 

@@ -23,10 +23,10 @@ import (
 // for the barrier's internal lock, Wait returns ctx.Err() without having
 // joined or broken anything.
 func (b *Barrier) Wait(ctx context.Context) (int, error) {
-	if !b.use.enter() {
+	if !b.use.Enter() {
 		return -1, ErrClosed
 	}
-	defer b.use.exit()
+	defer b.use.Exit()
 	b.inside.Add(1)
 	defer b.inside.Add(-1)
 	w := waiter{ctx: ctx, parent: ctx}
@@ -61,7 +61,7 @@ func (w *waiter) cause(b *Barrier) error {
 	if w.ctx.Err() != nil {
 		return fmt.Errorf("Timeout %v passed: %w", b.timeout, context.DeadlineExceeded)
 	}
-	if b.use.closed() {
+	if b.use.Closed() {
 		return ErrClosed
 	}
 	return nil
@@ -193,10 +193,10 @@ func (b *Barrier) settle(s *section) {
 // Abort breaks the barrier: every party waiting now, in every process,
 // gets ErrBroken, and so does every Wait until Reset (Python's abort).
 func (b *Barrier) Abort() error {
-	if !b.use.enter() {
+	if !b.use.Enter() {
 		return ErrClosed
 	}
-	defer b.use.exit()
+	defer b.use.Exit()
 	var s section
 	if err := b.lock(context.Background(), &s); err != nil {
 		return err
@@ -210,10 +210,10 @@ func (b *Barrier) Abort() error {
 // now get ErrBroken; Waits that begin before they have all left wait for
 // that, then start a fresh cycle (Python's reset).
 func (b *Barrier) Reset() error {
-	if !b.use.enter() {
+	if !b.use.Enter() {
 		return ErrClosed
 	}
-	defer b.use.exit()
+	defer b.use.Exit()
 	var s section
 	if err := b.lock(context.Background(), &s); err != nil {
 		return err

@@ -50,7 +50,7 @@ package sem
 // thousand waiting goroutines hold one OS thread, not a thousand. Every
 // change of the word from a clear state is a Set, which sends the holder
 // away; each holder's leave wakes the parked goroutines, which compare the
-// word with the value each saw on entry (see eventGate for why they take
+// word with the value each saw on entry (see handle.Gate for why they take
 // the wake-up channel before they look).
 //
 // Memory model: a Set in any process happens before every Wait that returns
@@ -68,6 +68,7 @@ import (
 	"unsafe"
 
 	"github.com/multiproc/multiproc/internal/futex"
+	"github.com/multiproc/multiproc/internal/handle"
 	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/segment"
 	"golang.org/x/sys/unix"
@@ -115,8 +116,8 @@ type Event struct {
 	obj      *segment.Object
 	word     *uint32
 	sleepers *uint32
-	gate     eventGate // who of this handle's waiters sleeps in the kernel
-	use      eventGuard
+	gate     handle.Gate // who of this handle's waiters sleeps in the kernel
+	use      handle.Guard
 }
 
 // testHookEventWake, when set, runs before each FUTEX_WAKE a Set makes.
@@ -162,7 +163,7 @@ func newEvent(obj *segment.Object) *Event {
 		obj:      obj,
 		word:     &sh.word,
 		sleepers: &sh.sleepers,
-		use:      newEventGuard(),
+		use:      handle.NewGuard(),
 	}
 }
 
@@ -171,21 +172,21 @@ func (e *Event) Name() string { return e.obj.Name }
 
 // IsSet reports whether the flag is set. It returns false after Close.
 func (e *Event) IsSet() bool {
-	if !e.use.enter() {
+	if !e.use.Enter() {
 		return false
 	}
 	set := atomic.LoadUint32(e.word)&eventFlag != 0
-	e.use.exit()
+	e.use.Exit()
 	return set
 }
 
 // Set raises the flag and wakes every waiter in every process. Setting a
 // set Event does nothing. It returns ErrClosed after Close.
 func (e *Event) Set() error {
-	if !e.use.enter() {
+	if !e.use.Enter() {
 		return ErrClosed
 	}
-	defer e.use.exit()
+	defer e.use.Exit()
 	for {
 		w := atomic.LoadUint32(e.word)
 		if w&eventFlag != 0 {
@@ -208,10 +209,10 @@ func (e *Event) Set() error {
 // that were asleep through a Set followed by a Clear still return. It
 // returns ErrClosed after Close.
 func (e *Event) Clear() error {
-	if !e.use.enter() {
+	if !e.use.Enter() {
 		return ErrClosed
 	}
-	defer e.use.exit()
+	defer e.use.Exit()
 	for {
 		w := atomic.LoadUint32(e.word)
 		if w&eventFlag == 0 || atomic.CompareAndSwapUint32(e.word, w, w&^eventFlag) {
@@ -225,15 +226,15 @@ func (e *Event) Clear() error {
 // first it returns ctx.Err() and the Event is unchanged; after Close it
 // returns ErrClosed. A set Event returns at once, without a syscall.
 func (e *Event) Wait(ctx context.Context) error {
-	if !e.use.enter() {
+	if !e.use.Enter() {
 		return ErrClosed
 	}
 	w := atomic.LoadUint32(e.word)
 	if w&eventFlag != 0 {
-		e.use.exit()
+		e.use.Exit()
 		return nil
 	}
-	defer e.use.exit()
+	defer e.use.Exit()
 	return e.waitSlow(ctx, w)
 }
 
@@ -250,7 +251,7 @@ func (e *Event) waitSlow(ctx context.Context, w0 uint32) error {
 	// Through the gate: at most one goroutine of this handle sleeps in the
 	// kernel; the others park here until a holder leaves, then re-check.
 	for {
-		left := e.gate.take()
+		left := e.gate.Take()
 		if left == nil {
 			break
 		}
@@ -264,11 +265,11 @@ func (e *Event) waitSlow(ctx context.Context, w0 uint32) error {
 				return nil
 			}
 			return ctx.Err()
-		case <-e.use.closing:
+		case <-e.use.Closing():
 			return ErrClosed
 		}
 	}
-	defer e.gate.leave()
+	defer e.gate.Leave()
 	if e.spin(w0) {
 		return nil
 	}
@@ -297,7 +298,7 @@ func (e *Event) waitSlow(ctx context.Context, w0 uint32) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if e.use.closed() {
+		if e.use.Closed() {
 			return ErrClosed
 		}
 		until := time.Now().Add(eventSlice)
@@ -338,9 +339,9 @@ func (e *Event) spin(w0 uint32) bool {
 // kick wakes the kernel sleepers of this Event so they re-check ctx and
 // Close. It is safe to call at any time, even during or after Close.
 func (e *Event) kick() {
-	if e.use.enter() {
+	if e.use.Enter() {
 		futex.WakeAll(e.word)
-		e.use.exit()
+		e.use.Exit()
 	}
 }
 
@@ -357,10 +358,10 @@ type EventState struct {
 // State returns a snapshot of the Event. After Close it is the zero
 // EventState.
 func (e *Event) State() EventState {
-	if !e.use.enter() {
+	if !e.use.Enter() {
 		return EventState{}
 	}
-	defer e.use.exit()
+	defer e.use.Exit()
 	return EventState{
 		Set:      atomic.LoadUint32(e.word)&eventFlag != 0,
 		Sleepers: int(atomic.LoadUint32(e.sleepers)),
@@ -394,11 +395,11 @@ func InspectEvent(file []byte) (EventState, error) {
 // return ErrClosed; the Event itself, and waiters in other processes, are
 // not affected. Close is idempotent.
 func (e *Event) Close() error {
-	if !e.use.close() {
+	if !e.use.Close() {
 		return nil
 	}
 	// Our own sleeper, if any, wakes, sees the close and leaves.
-	e.use.wait(func() { futex.WakeAll(e.word) })
+	e.use.Wait(func() { futex.WakeAll(e.word) })
 	return e.obj.Close()
 }
 
