@@ -1,0 +1,25 @@
+// Package proctest runs test roles in real child processes: the test binary
+// re-executed with a marker in its environment.
+//
+// A test package registers its roles and hands control to Main from TestMain:
+//
+//	func TestMain(m *testing.M) {
+//		proctest.Register("incr", incrRole)
+//		proctest.Main(m)
+//	}
+//
+// Start runs a role in one child, Run in n children; a child's stdout is
+// read line by line so a test can wait for a cue ("holding") and SIGKILL the
+// child at exactly that moment. Children get their timeout from the test's
+// deadline; a child still running at the end is sent SIGQUIT (so it dumps
+// its goroutines) and then killed, and the test fails.
+//
+// Children are clients of the parent's resource tracker (track.Inherit),
+// as pool workers are: objects a child creates are cleaned up with the
+// test binary's. StartProgram instead runs a child as a program of its
+// own, in its own process group and with its own tracker, for tests of
+// what happens when a whole program dies (KillGroup).
+//
+// CheckShm snapshots /dev/shm and fails the test if it does not end as it
+// started.
+package proctest
