@@ -48,10 +48,11 @@
 // # Caveats
 //
 //   - A goroutine blocked in a futex wait holds an OS thread. Goroutines of
-//     one process waiting for the same Lock or RLock share one (the others
-//     park in the Go scheduler), but each goroutine blocked in
-//     Condition.Wait, Event.Wait or Semaphore.Acquire holds its own. The Go
-//     runtime's limit is 10,000 threads (runtime/debug.SetMaxThreads).
+//     one process waiting on the same Lock, RLock or Event handle share one
+//     (the others park in the Go scheduler); a Semaphore handle lets at most
+//     4 sleep in the kernel; but each goroutine blocked in Condition.Wait
+//     holds its own. The Go runtime's limit is 10,000 threads
+//     (runtime/debug.SetMaxThreads).
 //   - Semaphores have no owner, so they are not robust: a process killed
 //     while it holds a unit never gives it back (the same holds for C and
 //     Python semaphores). Use a Lock where a holder may die.
