@@ -63,10 +63,7 @@ func semCounterWord(seg *shm.Segment) *uint64 { return (*uint64)(unsafe.Pointer(
 // sem-counter START NAME SEGMENT N: N times Acquire, increment the plain
 // (non-atomic) counter, Release.
 func semCounterRole(args []string) error {
-	if err := semAwaitStart(args[0]); err != nil {
-		return err
-	}
-	args = args[1:]
+	start, args := args[0], args[1:]
 	s, err := sem.OpenSemaphore(args[0])
 	if err != nil {
 		return err
@@ -80,6 +77,11 @@ func semCounterRole(args []string) error {
 	n, _ := strconv.Atoi(args[2])
 	c := semCounterWord(seg)
 	ctx := context.Background()
+	// Open first, then start together: opening takes longer than a
+	// thousand increments.
+	if err := semAwaitStart(start); err != nil {
+		return err
+	}
 	var first, last uint64
 	for i := 0; i < n; i++ {
 		if err := s.Acquire(ctx); err != nil {
@@ -92,6 +94,12 @@ func semCounterRole(args []string) error {
 		last = *c
 		if err := s.Release(); err != nil {
 			return err
+		}
+		if i%1000 == 999 {
+			// A releaser re-acquires before a woken waiter runs (the
+			// semaphore is not fair, like glibc's); pausing now and then
+			// lets the others in, so the processes really interleave.
+			time.Sleep(50 * time.Microsecond)
 		}
 	}
 	fmt.Println("span", first, last)
