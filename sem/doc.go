@@ -63,7 +63,8 @@
 //   - A process that is stopped (SIGSTOP, a debugger) is alive: its locks
 //     stay held. Robustness is not a timeout; use LockContext with a
 //     deadline for that.
-//   - An RLock keeps its holder on one OS thread while held (see RLock).
+//   - On architectures other than amd64 and arm64, an RLock keeps its
+//     holder on one OS thread while held (see RLock).
 //   - Closing a Lock, RLock or Condition handle must not race with other
 //     goroutines' use of that handle.
 package sem

@@ -4,8 +4,6 @@ import (
 	"context"
 	"runtime"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/robust"
 )
@@ -21,18 +19,18 @@ import (
 // # Which goroutine holds it
 //
 // Go has no goroutine id, and the one runtime.Stack prints costs 2 µs to
-// read. An RLock instead wires its holder to its OS thread
-// (runtime.LockOSThread) from the outermost lock to the last unlock, and
-// records the thread id. While wired, that thread runs no other goroutine,
-// so "the caller runs on the owner's thread" is exactly "the caller is the
-// owner"; the check is one gettid system call, made only when this process
-// holds the lock (a lock held elsewhere, or not at all, cannot be ours).
-// The price: the holder stays on one thread while it holds the lock, and an
-// uncontended pair makes two gettid calls (see bench/lock_test.go). A
-// holder goroutine that exits without unlocking leaves the lock held by
-// this process for good, as with any lock it forgets; Go then ends its
-// thread, and a later thread given the same id could pass for the owner
-// (thread ids are reused only after pid_max others have been made).
+// read. On amd64 and arm64 an RLock records the address of its holder's
+// runtime g structure instead, read in one instruction (goid_*.s): a g
+// never moves while its goroutine lives, so "the caller's g is the
+// owner's" is exactly "the caller is the owner". The check is made only
+// when this process holds the lock (a lock held elsewhere, or not at all,
+// cannot be ours), so an uncontended pair costs about what a Lock pair
+// does. On other architectures the holder is wired to its OS thread
+// (runtime.LockOSThread) while it holds the lock and the thread id, one
+// gettid call, stands for it. Either way, a holder goroutine that exits
+// without unlocking leaves the lock held by this process for good, as with
+// any lock it forgets; a later goroutine given the same g (or thread id)
+// could then pass for the owner.
 //
 // The lock itself is the process's robust lock word (see Lock); the owning
 // thread and the depth are process-local state shared by every handle on
@@ -70,11 +68,9 @@ func OpenRLock(name string, opts ...Option) (*RLock, error) {
 	return newRLock(func(h *lockHandle) { h.initOwn(obj) }), nil
 }
 
-func gettid() int64 { return int64(unix.Gettid()) }
-
 // owned reports whether the calling goroutine holds r.
 func (r *RLock) owned() bool {
-	return r.h.m().HeldByUs() && r.loc.Owner.Load() == gettid()
+	return r.h.m().HeldByUs() && r.loc.Owner.Load() == goroutineID()
 }
 
 // Lock locks r, or adds a level if the calling goroutine holds it already.
@@ -115,9 +111,11 @@ func (r *RLock) acquire(ctx context.Context) error {
 
 // took records the calling goroutine as the owner, at depth 1.
 func (r *RLock) took() {
-	runtime.LockOSThread()
+	if pinsThread {
+		runtime.LockOSThread()
+	}
 	r.loc.Depth.Store(1)
-	r.loc.Owner.Store(gettid())
+	r.loc.Owner.Store(goroutineID())
 }
 
 // TryLock locks r if it is free or already held by the calling goroutine,
@@ -170,7 +168,9 @@ func (r *RLock) Release() error {
 func (r *RLock) releaseAll() error {
 	r.loc.Depth.Store(0)
 	r.loc.Owner.Store(0)
-	runtime.UnlockOSThread()
+	if pinsThread {
+		runtime.UnlockOSThread()
+	}
 	return r.h.lockError("RLock", r.h.m().Unlock())
 }
 
