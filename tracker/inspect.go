@@ -3,6 +3,8 @@ package tracker
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/multiproc/multiproc/array"
+	"github.com/multiproc/multiproc/value"
 	"strings"
 	"time"
 
@@ -22,7 +24,7 @@ type Info struct {
 	Path string
 
 	Elem      *ElemInfo       // Value, Array: element type and length
-	Lock      *sem.LockState  // Lock, RLock, and a Condition's lock
+	Lock      *sem.LockState  // Lock, RLock, a Condition's lock, a locked Value's or Array's
 	Condition *ConditionState // Condition
 	Semaphore *SemaphoreState // Semaphore, BoundedSemaphore
 	Event     *sem.EventState // Event
@@ -162,6 +164,21 @@ func (i *Info) state() error {
 			return err
 		}
 		i.Elem = &ElemInfo{Type: h.TypeNameString(), Size: int(h.ElemSize), Len: int(h.ElemCount)}
+		inspectLock := value.InspectLock
+		need := value.InspectHeadSize
+		if i.Kind == "Array" {
+			inspectLock, need = array.InspectLock, array.InspectHeadSize
+		}
+		if head, err = readHead(i.Name, need); err != nil {
+			return err
+		}
+		st, hasLock, err := inspectLock(head)
+		if err != nil {
+			return err
+		}
+		if hasLock {
+			i.Lock = &st
+		}
 	case KindTracker:
 		r, err := track.ReadRegistry(i.Name)
 		if err != nil {

@@ -214,16 +214,33 @@ func TestInspectShowsEachKindsState(t *testing.T) {
 	if info.Condition == nil || info.Condition.Waiters != 0 || info.Lock == nil || info.Lock.Locked {
 		t.Errorf("condition: %+v lock %+v", info.Condition, info.Lock)
 	}
+	v.Lock().Lock() // a locked Value shows its lock's owner
 	info = mustInspect(t, v.Name())
+	v.Lock().Unlock()
 	if e := info.Elem; e == nil || e.Type != "int32" || e.Size != 4 || e.Len != 1 {
 		t.Errorf("value: %+v", e)
+	}
+	if l := info.Lock; l == nil || !l.Locked || l.Owner != os.Getpid() || !l.OwnerAlive {
+		t.Errorf("value lock: %+v", l)
 	}
 	info = mustInspect(t, "/dev/shm/"+a.Name())
 	if e := info.Elem; e == nil || e.Type != "float64" || e.Size != 8 || e.Len != 12 {
 		t.Errorf("array: %+v", e)
 	}
+	if l := info.Lock; l == nil || l.Locked {
+		t.Errorf("array lock: %+v", l)
+	}
 	if !hasField(info, "length", "12") || !hasField(info, "element", "float64 (8 bytes)") {
 		t.Errorf("array fields: %v", info.Fields())
+	}
+	raw, err := value.NewRaw[int64](0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Unlink()
+	defer raw.Close()
+	if info = mustInspect(t, raw.Name()); info.Lock != nil {
+		t.Errorf("raw value shows a lock: %+v", info.Lock)
 	}
 }
 
