@@ -30,4 +30,6 @@ func InspectLock(head []byte) (st sem.LockState, hasLock bool, err error) {
 	return st, err == nil, err
 }
 
-func le32(b []byte) uint32 { return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24 }
+func le32(b []byte) uint32 {
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}
