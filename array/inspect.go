@@ -1,6 +1,7 @@
 package array
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/multiproc/multiproc/internal/layout"
@@ -21,15 +22,11 @@ func InspectLock(head []byte) (st sem.LockState, hasLock bool, err error) {
 		return st, false, fmt.Errorf("%w: %d bytes, need %d", layout.ErrCorrupt, len(head), InspectHeadSize)
 	}
 	p := head[layout.HeaderSize:]
-	if le32(p[0:4])&recordLocked == 0 {
+	if binary.LittleEndian.Uint32(p[0:4])&recordLocked == 0 {
 		return st, false, nil
 	}
 	rec := make([]byte, lockSize) // aligned copy
 	copy(rec, p[lockOffset:lockOffset+lockSize])
 	st, err = sem.InspectLock(rec)
 	return st, err == nil, err
-}
-
-func le32(b []byte) uint32 {
-	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
 }
