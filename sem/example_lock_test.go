@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/multiproc/multiproc/sem"
@@ -140,4 +141,25 @@ func ExampleNewLock_options() {
 	defer l.Close()
 	fmt.Println(l.Name())
 	// Output: example-named-lock
+}
+
+// A tool reads a lock's state from a copy of its file, without opening it:
+// the lock record is the first 64 bytes of a Lock's payload.
+func ExampleInspectLock() {
+	l, err := sem.NewLock()
+	if err != nil {
+		panic(err)
+	}
+	defer l.Unlink()
+	defer l.Close()
+	l.Lock()
+	defer l.Unlock()
+
+	file, err := os.ReadFile("/dev/shm/" + l.Name())
+	if err != nil {
+		panic(err)
+	}
+	st, err := sem.InspectLock(file[128:192])
+	fmt.Println(st.Locked, st.Owner == os.Getpid(), st.OwnerAlive, err)
+	// Output: true true true <nil>
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/multiproc/multiproc/value"
 )
@@ -259,4 +260,27 @@ func ExamplePersistent() {
 	// Output:
 	// 1.5
 	// <nil>
+}
+
+// A tool reads a Value's lock from the head of its file, without knowing T.
+func ExampleInspectLock() {
+	v, err := value.New[float64](2.5)
+	if err != nil {
+		panic(err)
+	}
+	defer v.Unlink()
+	defer v.Close()
+
+	f, err := os.Open("/dev/shm/" + v.Name())
+	if err != nil {
+		panic(err)
+	}
+	defer f.Close()
+	head := make([]byte, value.InspectHeadSize)
+	if _, err := f.ReadAt(head, 0); err != nil {
+		panic(err)
+	}
+	st, hasLock, err := value.InspectLock(head)
+	fmt.Println(hasLock, st.Locked, err)
+	// Output: true false <nil>
 }
