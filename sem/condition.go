@@ -387,8 +387,14 @@ func (c *Condition) WaitFor(ctx context.Context, pred func() bool) error {
 	return nil
 }
 
-// Notify wakes up to n goroutines waiting on c, in any process. With no
-// waiters it does nothing, not even a system call.
+// Notify wakes n goroutines waiting on c, in any process. With no waiters
+// it does nothing, not even a system call.
+//
+// "n" is what the kernel is asked for, not a bound: every waiter that began
+// waiting before Notify sees the sequence word move, so one that is still
+// spinning, or between two bounded sleeps, returns as notified too (like
+// pthread_cond_signal, which may wake more than one). Python's notify(n)
+// wakes at most n; code that loops on its predicate (WaitFor) cannot tell.
 func (c *Condition) Notify(n int) {
 	if n <= 0 || c.closed.Load() || atomic.LoadUint32(&c.c.waiters) == 0 {
 		return
