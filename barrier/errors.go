@@ -43,3 +43,10 @@ var ErrCorrupt = layout.ErrCorrupt
 
 // ErrKindMismatch is returned when Open names another kind of object.
 var ErrKindMismatch = layout.ErrKindMismatch
+
+// ErrPidNamespace is returned by Open functions in a process whose pid
+// namespace differs from the object's creator's: the pids in a lock or a
+// barrier would name other processes there, so a live owner could look
+// dead. Share such objects only within one pid namespace (raw shm segments,
+// semaphores and Events work across namespaces).
+var ErrPidNamespace = segment.ErrPidNamespace

@@ -58,8 +58,10 @@
 //     Python semaphores). Use a Lock where a holder may die.
 //   - Robustness relies on pids. Processes that share /dev/shm but not a pid
 //     namespace (containers with a shared IPC namespace or tmpfs volume)
-//     cannot tell whether each other's processes live; do not share locks
-//     across pid namespaces.
+//     cannot tell whether each other's processes live, so opening a Lock,
+//     RLock or Condition made in another pid namespace fails with
+//     ErrPidNamespace. Semaphores and Events hold no pids and work across
+//     namespaces.
 //   - A process that is stopped (SIGSTOP, a debugger) is alive: its locks
 //     stay held. Robustness is not a timeout; use LockContext with a
 //     deadline for that.

@@ -46,3 +46,10 @@ var ErrCorrupt = layout.ErrCorrupt
 
 // ErrInvalidName is returned for a name that cannot name an object.
 var ErrInvalidName = segment.ErrInvalidName
+
+// ErrPidNamespace is returned by Open functions in a process whose pid
+// namespace differs from the object's creator's: the pids in a lock or a
+// barrier would name other processes there, so a live owner could look
+// dead. Share such objects only within one pid namespace (raw shm segments,
+// semaphores and Events work across namespaces).
+var ErrPidNamespace = segment.ErrPidNamespace

@@ -22,7 +22,7 @@ import (
 //	    40    8 ElemCount    number of elements
 //	    48    8 TypeHash     fingerprint of the element type (Fingerprint)
 //	    56    4 CreatorPID
-//	    60    4 (reserved, zero)
+//	    60    4 PidNS        creator's pid namespace (inode, low 32 bits); 0 unknown
 //	    64    8 CreatorStart creator's start time, clock ticks since boot
 //	    72    8 Created      creation time, Unix nanoseconds
 //	    80   44 TypeName     element type name, NUL padded, for messages
@@ -41,7 +41,7 @@ type Header struct {
 	ElemCount    uint64
 	TypeHash     uint64
 	CreatorPID   uint32
-	_            uint32
+	PidNS        uint32
 	CreatorStart uint64
 	Created      int64
 	TypeName     [44]byte
@@ -85,7 +85,7 @@ func (h *Header) Encode(b []byte) {
 	le.PutUint64(b[40:], h.ElemCount)
 	le.PutUint64(b[48:], h.TypeHash)
 	le.PutUint32(b[56:], h.CreatorPID)
-	le.PutUint32(b[60:], 0)
+	le.PutUint32(b[60:], h.PidNS)
 	le.PutUint64(b[64:], h.CreatorStart)
 	le.PutUint64(b[72:], uint64(h.Created))
 	copy(b[80:124], h.TypeName[:])
@@ -128,6 +128,7 @@ func DecodeHead(b []byte, fileSize int64) (Header, error) {
 	h.ElemCount = le.Uint64(b[40:])
 	h.TypeHash = le.Uint64(b[48:])
 	h.CreatorPID = le.Uint32(b[56:])
+	h.PidNS = le.Uint32(b[60:])
 	h.CreatorStart = le.Uint64(b[64:])
 	h.Created = int64(le.Uint64(b[72:]))
 	copy(h.TypeName[:], b[80:124])

@@ -120,3 +120,21 @@ func Alive(pid int, start32 uint32) bool {
 
 // AliveID is Alive for a full identity.
 func AliveID(id ID) bool { return Alive(id.PID, uint32(id.Start)) }
+
+var (
+	nsOnce sync.Once
+	ns     uint32
+)
+
+// PidNamespace returns the low 32 bits of the inode of the calling
+// process's pid namespace (/proc/self/ns/pid), or 0 when it cannot be read.
+// Pids, and so lock owners, mean something only inside one namespace.
+func PidNamespace() uint32 {
+	nsOnce.Do(func() {
+		var st unix.Stat_t
+		if unix.Stat("/proc/self/ns/pid", &st) == nil {
+			ns = uint32(st.Ino)
+		}
+	})
+	return ns
+}

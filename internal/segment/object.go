@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"fmt"
 	"io/fs"
 	"time"
 
@@ -47,6 +48,7 @@ func CreateObject(name string, spec ObjectSpec, initialise func(payload []byte) 
 		ElemCount:    spec.ElemCount,
 		CreatorPID:   uint32(me.PID),
 		CreatorStart: me.Start,
+		PidNS:        proc.PidNamespace(),
 		Created:      time.Now().UnixNano(),
 	}
 	if spec.Persistent {
@@ -97,6 +99,9 @@ func OpenObject(name string, k layout.Kind, elem *layout.TypeInfo, opt OpenOptio
 	if err == nil && elem != nil {
 		err = h.ExpectType(file, *elem)
 	}
+	if err == nil {
+		err = samePidNamespace(file, h)
+	}
 	if err != nil {
 		f.Close()
 		return nil, &fs.PathError{Op: "open", Path: f.Path(), Err: err}
@@ -110,4 +115,21 @@ func (o *Object) Remove() error {
 	err := o.File.Unlink()
 	track.Unregister(o.Name)
 	return err
+}
+
+// samePidNamespace refuses an object whose state holds pids when the caller
+// is in another pid namespace than the creator (see ErrPidNamespace). A
+// header without a namespace (0) or a caller that cannot read its own is
+// not refused: the check needs both facts.
+func samePidNamespace(file string, h layout.Header) error {
+	switch h.Kind {
+	case layout.KindEvent, layout.KindRaw:
+		return nil
+	}
+	mine := proc.PidNamespace()
+	if h.PidNS == 0 || mine == 0 || h.PidNS == mine {
+		return nil
+	}
+	return fmt.Errorf("%w: %s (%s) was made in pid namespace %d, this process is in %d: the pids in its state mean nothing here",
+		ErrPidNamespace, file, h.Kind.WithArticle(), h.PidNS, mine)
 }

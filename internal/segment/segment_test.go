@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -17,6 +19,7 @@ import (
 func TestMain(m *testing.M) {
 	proctest.Register("race-create", raceCreate)
 	proctest.Register("watch-open", watchOpen)
+	proctest.Register("open-kind", openKind)
 	proctest.Main(m)
 }
 
@@ -189,5 +192,62 @@ func TestOpenObjectRefusesGarbage(t *testing.T) {
 	defer o.Remove()
 	if _, err := OpenObject(o.Name, layout.KindLock, nil, OpenOptions{}); !errors.Is(err, layout.ErrKindMismatch) {
 		t.Fatalf("wrong kind: %v", err)
+	}
+}
+
+// openKind opens args[0] as an object of kind args[1] and prints the error.
+func openKind(args []string) error {
+	k, _ := strconv.Atoi(args[1])
+	o, err := OpenObject(args[0], layout.Kind(k), nil, OpenOptions{})
+	if err == nil {
+		o.Close()
+	}
+	fmt.Println("open:", err)
+	return nil
+}
+
+// A lock's owner pids mean nothing in another pid namespace: a process
+// there is refused a Lock, but may open an Event, which holds no pids.
+func TestObjectsWithPidsAreRefusedInAnotherPidNamespace(t *testing.T) {
+	proctest.CheckShm(t)
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skip("unshare not found")
+	}
+	if out, err := exec.Command(unshare, "--pid", "--fork", "true").CombinedOutput(); err != nil {
+		t.Skipf("cannot make a pid namespace here: %v %s", err, out)
+	}
+	lock, err := CreateObject("", ObjectSpec{Kind: layout.KindLock, PayloadSize: 64}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Remove()
+	defer lock.Close()
+	event, err := CreateObject("", ObjectSpec{Kind: layout.KindEvent, PayloadSize: 64}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer event.Remove()
+	defer event.Close()
+	run := func(name string, k layout.Kind, ns bool) string {
+		cmd := proctest.Command("open-kind", name, strconv.Itoa(int(k)))
+		if ns {
+			cmd = &exec.Cmd{Path: unshare, Args: append([]string{unshare, "--pid", "--fork", cmd.Path}, cmd.Args[1:]...), Env: cmd.Env}
+		}
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%v: %v", cmd.Args, err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if got := run(lock.Name, layout.KindLock, false); got != "open: <nil>" {
+		t.Fatalf("same namespace: %s", got)
+	}
+	got := run(lock.Name, layout.KindLock, true)
+	if !strings.Contains(got, ErrPidNamespace.Error()) || !strings.Contains(got, "a Lock") {
+		t.Fatalf("other namespace, Lock: %s", got)
+	}
+	if got := run(event.Name, layout.KindEvent, true); got != "open: <nil>" {
+		t.Fatalf("other namespace, Event: %s", got)
 	}
 }
