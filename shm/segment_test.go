@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -70,26 +71,26 @@ func TestSegmentSharedWithChildren(t *testing.T) {
 
 func TestCreatedFileIsPrivateAndExact(t *testing.T) {
 	proctest.CheckShm(t)
-	seg, err := shm.Create("mpgo_test_mode", 10)
+	seg, err := shm.Create("mpgo_test_mode"+sfx, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer seg.Close()
 	defer seg.Unlink()
-	fi, err := os.Lstat("/dev/shm/mpgo_test_mode")
+	fi, err := os.Lstat("/dev/shm/mpgo_test_mode" + sfx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if fi.Mode() != 0o600 || fi.Size() != 10 {
 		t.Fatalf("mode %v size %d, want -rw------- 10", fi.Mode(), fi.Size())
 	}
-	seg2, err := shm.Create("mpgo_test_mode2", 10, shm.Mode(0o640))
+	seg2, err := shm.Create("mpgo_test_mode2"+sfx, 10, shm.Mode(0o640))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer seg2.Close()
 	defer seg2.Unlink()
-	if fi, _ := os.Lstat("/dev/shm/mpgo_test_mode2"); fi.Mode() != 0o640 {
+	if fi, _ := os.Lstat("/dev/shm/mpgo_test_mode2" + sfx); fi.Mode() != 0o640 {
 		t.Fatalf("Mode(0640) gave %v", fi.Mode())
 	}
 }
@@ -123,37 +124,37 @@ func TestBadNames(t *testing.T) {
 func TestBadSizes(t *testing.T) {
 	proctest.CheckShm(t)
 	for _, size := range []int{0, -1} {
-		_, err := shm.Create("mpgo_test_size", size)
+		_, err := shm.Create("mpgo_test_size"+sfx, size)
 		if err == nil || !strings.Contains(err.Error(), fmt.Sprint(size)) {
 			t.Errorf("Create size %d = %v", size, err)
 		}
 	}
-	_, err := shm.Create("mpgo_test_huge", 1<<50)
+	_, err := shm.Create("mpgo_test_huge"+sfx, 1<<50)
 	if !errors.Is(err, shm.ErrNoSpace) || !strings.Contains(err.Error(), "free") {
 		t.Fatalf("huge Create = %v, want ErrNoSpace naming the free space", err)
 	}
-	if _, err := os.Lstat("/dev/shm/mpgo_test_huge"); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Lstat("/dev/shm/mpgo_test_huge" + sfx); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatal("failed Create left a file")
 	}
 }
 
 func TestExistAndNotExist(t *testing.T) {
 	proctest.CheckShm(t)
-	_, err := shm.Open("mpgo_test_missing")
+	_, err := shm.Open("mpgo_test_missing" + sfx)
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("Open missing = %v", err)
 	}
-	if err := shm.Unlink("mpgo_test_missing"); !errors.Is(err, fs.ErrNotExist) {
+	if err := shm.Unlink("mpgo_test_missing" + sfx); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("Unlink missing = %v", err)
 	}
-	seg, err := shm.Create("mpgo_test_exist", 64)
+	seg, err := shm.Create("mpgo_test_exist"+sfx, 64)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer seg.Close()
 	defer seg.Unlink()
 	seg.Bytes()[0] = 42
-	if _, err := shm.Create("mpgo_test_exist", 128); !errors.Is(err, fs.ErrExist) {
+	if _, err := shm.Create("mpgo_test_exist"+sfx, 128); !errors.Is(err, fs.ErrExist) {
 		t.Fatalf("Create existing = %v", err)
 	}
 	if seg.Bytes()[0] != 42 || seg.Size() != 64 {
@@ -165,14 +166,14 @@ func TestSymlinkRefused(t *testing.T) {
 	proctest.CheckShm(t)
 	target := t.TempDir() + "/secret"
 	os.WriteFile(target, []byte("do not touch"), 0o600)
-	if err := os.Symlink(target, "/dev/shm/mpgo_test_link"); err != nil {
+	if err := os.Symlink(target, "/dev/shm/mpgo_test_link"+sfx); err != nil {
 		t.Fatal(err)
 	}
-	defer os.Remove("/dev/shm/mpgo_test_link")
-	if _, err := shm.Open("mpgo_test_link"); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+	defer os.Remove("/dev/shm/mpgo_test_link" + sfx)
+	if _, err := shm.Open("mpgo_test_link" + sfx); err == nil || !strings.Contains(err.Error(), "symbolic link") {
 		t.Fatalf("Open symlink = %v", err)
 	}
-	if _, err := shm.Create("mpgo_test_link", 8); !errors.Is(err, fs.ErrExist) {
+	if _, err := shm.Create("mpgo_test_link"+sfx, 8); !errors.Is(err, fs.ErrExist) {
 		t.Fatalf("Create over symlink = %v", err)
 	}
 	if b, _ := os.ReadFile(target); string(b) != "do not touch" {
@@ -185,17 +186,17 @@ func TestForeignOwnerRefused(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to make a file owned by another user")
 	}
-	path := "/dev/shm/mpgo_test_foreign"
+	path := "/dev/shm/mpgo_test_foreign" + sfx
 	if err := os.WriteFile(path, make([]byte, 16), 0o666); err != nil {
 		t.Fatal(err)
 	}
 	defer os.Remove(path)
 	os.Chown(path, 12345, 12345)
-	_, err := shm.Open("mpgo_test_foreign")
+	_, err := shm.Open("mpgo_test_foreign" + sfx)
 	if !errors.Is(err, shm.ErrForeignOwner) || !strings.Contains(err.Error(), "12345") {
 		t.Fatalf("Open foreign = %v", err)
 	}
-	seg, err := shm.Open("mpgo_test_foreign", shm.AllowForeignOwner())
+	seg, err := shm.Open("mpgo_test_foreign"+sfx, shm.AllowForeignOwner())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,14 +205,14 @@ func TestForeignOwnerRefused(t *testing.T) {
 
 func TestNotRegularOrEmptyRefused(t *testing.T) {
 	proctest.CheckShm(t)
-	os.Mkdir("/dev/shm/mpgo_test_dir", 0o700)
-	defer os.Remove("/dev/shm/mpgo_test_dir")
-	if _, err := shm.Open("mpgo_test_dir"); err == nil {
+	os.Mkdir("/dev/shm/mpgo_test_dir"+sfx, 0o700)
+	defer os.Remove("/dev/shm/mpgo_test_dir" + sfx)
+	if _, err := shm.Open("mpgo_test_dir" + sfx); err == nil {
 		t.Fatal("opened a directory")
 	}
-	os.WriteFile("/dev/shm/mpgo_test_empty", nil, 0o600)
-	defer os.Remove("/dev/shm/mpgo_test_empty")
-	if _, err := shm.Open("mpgo_test_empty"); err == nil || !strings.Contains(err.Error(), "empty") {
+	os.WriteFile("/dev/shm/mpgo_test_empty"+sfx, nil, 0o600)
+	defer os.Remove("/dev/shm/mpgo_test_empty" + sfx)
+	if _, err := shm.Open("mpgo_test_empty" + sfx); err == nil || !strings.Contains(err.Error(), "empty") {
 		t.Fatalf("Open empty = %v", err)
 	}
 }
@@ -259,7 +260,7 @@ print("bad", len(bad), flush=True)
 shm.close()
 shm.unlink()
 `
-	cmd := exec.Command(py, "-c", script, "mpgo_test_py1")
+	cmd := exec.Command(py, "-c", script, "mpgo_test_py1"+sfx)
 	stdin, _ := cmd.StdinPipe()
 	outPipe, _ := cmd.StdoutPipe()
 	outR := bufio.NewReader(outPipe)
@@ -270,7 +271,7 @@ shm.unlink()
 	if line, err := outR.ReadString('\n'); err != nil || line != "ready\n" {
 		t.Fatalf("python said %q, %v", line, err)
 	}
-	seg, err := shm.Open("/mpgo_test_py1")
+	seg, err := shm.Open("/mpgo_test_py1" + sfx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +291,7 @@ shm.unlink()
 	}
 
 	// Go creates, Python opens, checks and writes back.
-	seg, err = shm.Create("mpgo_test_py2", 1000)
+	seg, err = shm.Create("mpgo_test_py2"+sfx, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +313,7 @@ for i in range(1000):
 shm.close()
 print("ok" if ok else "mismatch size=%d" % shm.size)
 `
-	got, err := exec.Command(py, "-c", script2, "mpgo_test_py2").CombinedOutput()
+	got, err := exec.Command(py, "-c", script2, "mpgo_test_py2"+sfx).CombinedOutput()
 	if err != nil || strings.TrimSpace(string(got)) != "ok" {
 		t.Fatalf("python: %s %v", got, err)
 	}
@@ -320,3 +321,7 @@ print("ok" if ok else "mismatch size=%d" % shm.size)
 		t.Fatal("Python's writes seen from Go:", err)
 	}
 }
+
+// sfx makes fixed test names unique to this test process, so two runs of
+// the suite on one machine never collide.
+var sfx = "_" + strconv.Itoa(os.Getpid())

@@ -176,7 +176,7 @@ func TestOpenObjectRefusesGarbage(t *testing.T) {
 		make([]byte, 4096), // zeros: no magic
 		append([]byte("MPGO\x00OBJ"), make([]byte, 200)...), // magic, bad checksum
 	} {
-		name := "mpgo_test_garbage" + strconv.Itoa(i)
+		name := "mpgo_test_garbage" + sfx + strconv.Itoa(i)
 		os.WriteFile(Path(name), content, 0o600)
 		_, err := OpenObject(name, layout.KindLock, nil, OpenOptions{})
 		os.Remove(Path(name))
@@ -251,3 +251,7 @@ func TestObjectsWithPidsAreRefusedInAnotherPidNamespace(t *testing.T) {
 		t.Fatalf("other namespace, Event: %s", got)
 	}
 }
+
+// sfx makes fixed test names unique to this test process, so two runs of
+// the suite on one machine never collide.
+var sfx = "_" + strconv.Itoa(os.Getpid())
