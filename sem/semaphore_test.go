@@ -169,9 +169,9 @@ func TestReleaseAtSemValueMaxIsEOVERFLOW(t *testing.T) {
 func TestAcquireTimeoutReturnsPromptlyAndLeavesSemaphoreUsable(t *testing.T) {
 	semSlowPoll(t)
 	s := newTestSem(t, 0, false)
+	start := time.Now() // before the deadline is set, so it is at least 50ms later
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	start := time.Now()
 	err := s.Acquire(ctx)
 	el := time.Since(start)
 	if !errors.Is(err, context.DeadlineExceeded) {
