@@ -235,7 +235,7 @@ func New(parties int, opts ...Option) (*Barrier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return attach(obj, o), nil
+	return attach(obj, o, fixed{parties: parties, timeout: o.timeout}), nil
 }
 
 // Open opens the barrier called name, made by New in any process. Give
@@ -252,7 +252,8 @@ func Open(name string, opts ...Option) (*Barrier, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := validate(obj); err != nil {
+	f, err := validate(obj)
+	if err != nil {
 		obj.Close()
 		return nil, &fs.PathError{Op: "open", Path: obj.Path(), Err: err}
 	}
@@ -260,15 +261,31 @@ func Open(name string, opts ...Option) (*Barrier, error) {
 		sh := (*shared)(unsafe.Pointer(&obj.Payload[0]))
 		atomic.OrUint32(&sh.flags, flagAction)
 	}
-	return attach(obj, o), nil
+	return attach(obj, o, f), nil
+}
+
+// fixed holds the facts of a barrier that never change after creation,
+// read once from the file and validated: a second read of shared bytes
+// could find them changed by a foreign writer after the check.
+type fixed struct {
+	parties int
+	timeout time.Duration
 }
 
 // validate checks the fixed facts of a barrier's payload, which foreign
 // bytes could make lie: sizes, parties, timeout. Changing state (phase,
 // count, slots) is checked where it is used.
-func validate(obj *segment.Object) error {
-	_, err := checkPayload(obj.Payload)
-	return err
+func validate(obj *segment.Object) (fixed, error) {
+	parties, err := checkPayload(obj.Payload)
+	if err != nil {
+		return fixed{}, err
+	}
+	// The timeout is read once more here and checked on the value kept.
+	t := time.Duration(binary.LittleEndian.Uint64(obj.Payload[offTimeout:]))
+	if t < 0 {
+		return fixed{}, fmt.Errorf("%w: Barrier timeout %d ns", ErrCorrupt, t)
+	}
+	return fixed{parties: parties, timeout: t}, nil
 }
 
 // checkPayload validates a payload (see validate) and returns its parties.
@@ -291,11 +308,13 @@ func checkPayload(p []byte) (int, error) {
 	return int(parties), nil
 }
 
-func attach(obj *segment.Object, o options) *Barrier {
+// attach builds the handle from facts already validated (never re-read
+// from the shared bytes, which another process could have changed since).
+func attach(obj *segment.Object, o options, f fixed) *Barrier {
 	p := unsafe.Pointer(&obj.Payload[0]) // page start + 128: 64-byte aligned
 	sh := (*shared)(p)
-	parties := int(sh.parties)
-	timeout := time.Duration(sh.timeout)
+	parties := f.parties
+	timeout := f.timeout
 	if o.hasTimeout {
 		timeout = o.timeout
 	}
