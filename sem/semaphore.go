@@ -133,7 +133,7 @@ func createSemaphore(kind layout.Kind, value int, opts []Option) (*Semaphore, er
 	if o.persistent {
 		t.Flags |= layout.FlagPersistent
 	}
-	f, err := segment.Create(file, posixsem.FileSize, segment.CreateOptions{Mode: o.mode}, func(b []byte) error {
+	f, err := segment.Create(file, posixsem.FileSize, segment.CreateOptions{Mode: o.mode, Track: !o.persistent}, func(b []byte) error {
 		posixsem.Init(b, uint32(value), &t)
 		return nil
 	})
@@ -143,11 +143,9 @@ func createSemaphore(kind layout.Kind, value int, opts []Option) (*Semaphore, er
 	s, err := newSemaphore(f, name, kind, bound)
 	if err != nil {
 		f.Unlink()
+		track.Unregister(file)
 		f.Close()
 		return nil, err
-	}
-	if !o.persistent {
-		track.Register(file)
 	}
 	return s, nil
 }

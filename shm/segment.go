@@ -42,15 +42,12 @@ func Create(name string, size int, opts ...Option) (*Segment, error) {
 		return nil, &fs.PathError{Op: "create", Path: segment.Path(file), Err: fmt.Errorf("size %d: a segment needs at least one byte", size)}
 	}
 	me := proc.Self()
-	f, err := segment.Create(file, size, segment.CreateOptions{Mode: o.mode}, nil)
+	f, err := segment.Create(file, size, segment.CreateOptions{Mode: o.mode, Track: !o.persistent}, nil)
 	if err != nil {
 		return nil, err
 	}
 	// Best effort: tmpfs without user xattrs still gets a working segment.
 	_ = segment.SetMeta(f.Fd(), segment.Meta{Kind: "raw", PID: me.PID, Start: me.Start, Created: time.Now().UnixNano(), Persistent: o.persistent})
-	if !o.persistent {
-		track.Register(file)
-	}
 	return &Segment{file: f, persistent: o.persistent}, nil
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/edsrzf/mmap-go"
 	"github.com/multiproc/multiproc/internal/layout"
+	"github.com/multiproc/multiproc/internal/track"
 	"golang.org/x/sys/unix"
 )
 
@@ -41,9 +42,17 @@ func (f *File) Path() string { return Path(f.Name) }
 // Fd returns the file descriptor (for flock and xattrs).
 func (f *File) Fd() int { return int(f.fd.Fd()) }
 
+// testHookAfterLink, when set by a test, runs right after a file is
+// published: the moment a creator killed then must not leak it.
+var testHookAfterLink func()
+
 // CreateOptions tunes Create.
 type CreateOptions struct {
 	Mode os.FileMode // permission bits; 0 means 0600
+	// Track registers the file with the resource tracker before its name
+	// is published (see track.RegisterID), and takes the registration back
+	// if publication fails. Persistent objects leave it false.
+	Track bool
 }
 
 // Create makes the file Dir/file of size bytes, calls initialise on its
@@ -102,14 +111,22 @@ func Create(file string, size int, opt CreateOptions, initialise func([]byte) er
 		// tmpfs: a no-op, kept as the publication barrier in words.
 		_ = err
 	}
+	undo := func() {}
+	if opt.Track {
+		undo = track.RegisterID(file, f.Dev, f.Ino)
+	}
 	// Publish: linkat never replaces an existing name.
 	err = unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), unix.AT_FDCWD, path, unix.AT_SYMLINK_FOLLOW)
 	if err != nil {
+		undo()
 		f.Close()
 		if err == unix.EEXIST {
 			return nil, &fs.PathError{Op: "create", Path: path, Err: fs.ErrExist}
 		}
 		return nil, &fs.PathError{Op: "link", Path: path, Err: err}
+	}
+	if testHookAfterLink != nil {
+		testHookAfterLink()
 	}
 	return f, nil
 }
@@ -218,14 +235,24 @@ func (f *File) Close() error {
 // Unlink removes the file's name if it still names this object; mappings
 // stay valid until they are closed.
 func (f *File) Unlink() error {
-	var st unix.Stat_t
 	path := f.Path()
-	if err := unix.Stat(path, &st); err != nil {
-		return &fs.PathError{Op: "unlink", Path: path, Err: fs.ErrNotExist}
+	gone := &fs.PathError{Op: "unlink", Path: path, Err: fs.ErrNotExist}
+	// Check the name under a shared flock of the file it names: a sweeper
+	// removes a name only under an exclusive one, so while we hold this the
+	// name cannot be swept and given to a newer object between our check
+	// and our unlink (the handle may be closed, and hold no flock itself).
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return gone
 	}
-	if st.Ino != f.Ino || st.Dev != f.Dev {
+	defer unix.Close(fd)
+	if err := flockRetry(fd, unix.LOCK_SH); err != nil {
+		return &fs.PathError{Op: "flock", Path: path, Err: err}
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Ino != f.Ino || st.Dev != f.Dev {
 		// Someone else's object took the name after ours was removed.
-		return &fs.PathError{Op: "unlink", Path: path, Err: fs.ErrNotExist}
+		return gone
 	}
 	return Unlink(f.Name)
 }

@@ -58,7 +58,7 @@ func CreateObject(name string, spec ObjectSpec, initialise func(payload []byte) 
 		h.ElemSize, h.ElemAlign, h.TypeHash = spec.Elem.Size, spec.Elem.Align, spec.Elem.Hash
 		h.SetTypeName(spec.Elem.Name)
 	}
-	f, err := Create(file, layout.HeaderSize+spec.PayloadSize, CreateOptions{Mode: spec.Mode}, func(b []byte) error {
+	f, err := Create(file, layout.HeaderSize+spec.PayloadSize, CreateOptions{Mode: spec.Mode, Track: !spec.Persistent}, func(b []byte) error {
 		if initialise != nil {
 			if err := initialise(b[layout.HeaderSize:]); err != nil {
 				return err
@@ -69,9 +69,6 @@ func CreateObject(name string, spec ObjectSpec, initialise func(payload []byte) 
 	})
 	if err != nil {
 		return nil, err
-	}
-	if !spec.Persistent {
-		track.Register(file)
 	}
 	return &Object{File: f, Header: h, Payload: f.Bytes()[layout.HeaderSize:]}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/proctest"
@@ -20,6 +21,7 @@ func TestMain(m *testing.M) {
 	proctest.Register("race-create", raceCreate)
 	proctest.Register("watch-open", watchOpen)
 	proctest.Register("open-kind", openKind)
+	proctest.Register("create-then-hang", createThenHang)
 	proctest.Main(m)
 }
 
@@ -255,3 +257,35 @@ func TestObjectsWithPidsAreRefusedInAnotherPidNamespace(t *testing.T) {
 // sfx makes fixed test names unique to this test process, so two runs of
 // the suite on one machine never collide.
 var sfx = "_" + strconv.Itoa(os.Getpid())
+
+// createThenHang creates a tracked object and hangs right after its name
+// is published, printing the name: the worst moment for a SIGKILL.
+func createThenHang(args []string) error {
+	SetTestHookAfterLink(func() {
+		fmt.Println("linked")
+		time.Sleep(time.Hour)
+	})
+	_, err := CreateObject(args[0], ObjectSpec{Kind: layout.KindValue, PayloadSize: 64}, nil)
+	return err
+}
+
+// A creator SIGKILLed the instant its object's name appears leaks nothing:
+// the object was registered with the tracker before it was published.
+func TestCreatorKilledRightAfterPublishLeaksNothing(t *testing.T) {
+	proctest.CheckShm(t)
+	name := Generate("test")
+	c := proctest.StartProgram(t, "create-then-hang", name)
+	c.WaitLine("linked")
+	if _, err := os.Stat(Path(name)); err != nil {
+		t.Fatalf("object not published: %v", err)
+	}
+	c.KillGroup()
+	for start := time.Now(); ; time.Sleep(5 * time.Millisecond) {
+		if _, err := os.Stat(Path(name)); errors.Is(err, fs.ErrNotExist) {
+			return
+		}
+		if time.Since(start) > 2*time.Second {
+			t.Fatalf("%s still in /dev/shm 2 s after its creator was killed", name)
+		}
+	}
+}

@@ -65,15 +65,47 @@ func Register(file string) {
 	if unix.Lstat(path(file), &st) != nil {
 		return // already gone: nothing to track
 	}
+	RegisterID(file, st.Dev, st.Ino)
+}
+
+// RegisterID is Register for the file with device dev and inode ino, which
+// need not have its name yet: creators register a file before they publish
+// it under its name, so that no instant exists in which a SIGKILL leaves a
+// named, unregistered object behind. The tracker removes only a file that
+// still has that device and inode under that name, so registering a file
+// that never gets the name removes nothing. The returned undo restores the
+// registration that file had before (none, or an earlier object's), for a
+// creator whose publication failed.
+func RegisterID(file string, dev, ino uint64) (undo func()) {
 	me := proc.Self()
-	msg := fmt.Sprintf("R %d %d %d %d %s\n", st.Dev, st.Ino, me.PID, me.Start32(), strconv.Quote(file))
+	msg := fmt.Sprintf("R %d %d %d %d %s\n", dev, ino, me.PID, me.Start32(), strconv.Quote(file))
 	self.mu.Lock()
 	defer self.mu.Unlock()
+	prev, hadPrev := self.owned[file]
 	self.owned[file] = msg
-	if self.conn == nil && !self.startLocked() {
-		return
+	if self.conn != nil || self.startLocked() {
+		self.sendLocked(msg)
 	}
-	self.sendLocked(msg)
+	return func() {
+		self.mu.Lock()
+		defer self.mu.Unlock()
+		if self.owned[file] != msg {
+			return // registered again since: not ours to undo
+		}
+		if hadPrev {
+			self.owned[file] = prev
+		} else {
+			delete(self.owned, file)
+		}
+		if self.conn == nil {
+			return
+		}
+		if hadPrev {
+			self.sendLocked(prev)
+		} else {
+			self.sendLocked("U " + strconv.Quote(file) + "\n")
+		}
+	}
 }
 
 // Unregister records that the object file was removed on purpose, so the
