@@ -95,9 +95,13 @@ const (
 //
 // Waiters must re-check their condition after Wait returns (WaitFor does):
 // as with every condition variable, a wake-up may be spurious, and Notify
-// may wake more waiters than asked. Call Notify and NotifyAll with the lock
-// held, as Python requires; Notify without it works but a wake-up may then
-// be late by up to the poll interval.
+// may wake more waiters than asked. Change the predicate with the lock
+// held, and call Notify and NotifyAll with it held too, as Python
+// requires. A Notify called after Unlock still reaches every waiter that
+// had begun waiting (its wake-up may be late by up to the poll interval),
+// but a predicate changed without the lock can be missed by a waiter that
+// checked it just before, and that waiter then sleeps until the next
+// Notify.
 //
 // Each goroutine blocked in Wait holds an OS thread (Lock waiters share one
 // per process; see the package's Caveats).

@@ -206,6 +206,9 @@ func (r *RLock) Reset() error {
 	if err := r.h.checkOpen("RLock"); err != nil {
 		return err
 	}
+	if pinsThread && r.owned() {
+		runtime.UnlockOSThread() // the holder resets: unwire it as Unlock would
+	}
 	r.loc.Owner.Store(0)
 	r.loc.Depth.Store(0)
 	r.h.m().Reset()
