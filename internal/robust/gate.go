@@ -25,6 +25,38 @@ type gate struct {
 	race  byte // the race detector's sync address (race.go)
 }
 
+// owing keeps the gates of locks this process took over and has not yet
+// repaired reachable: the mark lives in the gate, and gates are held only
+// weakly, so without this a process that closed every handle on such a
+// lock, then reopened and unlocked it, would release it instead of
+// poisoning it.
+var owing struct {
+	sync.Mutex
+	m map[*gate]struct{}
+}
+
+// markDirty records that this process took the lock over (see tookOver).
+func (g *gate) markDirty() {
+	owing.Lock()
+	defer owing.Unlock()
+	if owing.m == nil {
+		owing.m = make(map[*gate]struct{})
+	}
+	owing.m[g] = struct{}{}
+	g.dirty.Store(true)
+}
+
+// clearDirty clears the mark and reports whether it was set.
+func (g *gate) clearDirty() bool {
+	if !g.dirty.Load() {
+		return false
+	}
+	owing.Lock()
+	defer owing.Unlock()
+	delete(owing.m, g)
+	return g.dirty.Swap(false)
+}
+
 type gateKey struct {
 	dev, ino uint64
 	off      int

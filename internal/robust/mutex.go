@@ -263,7 +263,7 @@ func (m *Mutex) MarkConsistent() error {
 	if !m.HeldByUs() {
 		return ErrNotOwner
 	}
-	if m.gate.dirty.Swap(false) || atomic.LoadUint32(&m.rec.state) != stateConsistent {
+	if m.gate.clearDirty() || atomic.LoadUint32(&m.rec.state) != stateConsistent {
 		atomic.StoreUint32(&m.rec.state, stateConsistent)
 	}
 	return nil
@@ -273,7 +273,7 @@ func (m *Mutex) MarkConsistent() error {
 // held: the only way out of not recoverable (pthread's destroy and init).
 // Use it only when no process can be using the lock.
 func (m *Mutex) Reset() {
-	m.gate.dirty.Store(false)
+	m.gate.clearDirty()
 	atomic.StoreUint32(&m.rec.state, stateConsistent)
 	atomic.StoreUint64(&m.rec.since, 0)
 	atomic.StoreUint64(&m.rec.word, 0)
@@ -308,7 +308,7 @@ func (m *Mutex) acquiredSlow() error {
 func (m *Mutex) tookOver() error {
 	raceAcquire(m)
 	m.stampNow()
-	m.gate.dirty.Store(true)
+	m.gate.markDirty()
 	atomic.StoreUint32(&m.rec.state, stateInconsistent)
 	atomic.AddUint32(&m.rec.takeovers, 1)
 	return ErrOwnerDead
@@ -319,7 +319,7 @@ func (m *Mutex) unlockSlow() error {
 	if w&^wordWaiters != m.me {
 		return ErrNotOwner
 	}
-	if m.gate.dirty.Swap(false) {
+	if m.gate.clearDirty() {
 		// Taken over and never marked consistent: nobody may trust the
 		// data again. Poison the word and wake everyone to learn it.
 		atomic.StoreUint32(&m.rec.state, stateNotRecoverable)

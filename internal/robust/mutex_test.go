@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -618,3 +619,29 @@ func threadsInFutexWait(pid int, addr *uint32) int {
 }
 
 func threadInFutexWait(pid int, addr *uint32) bool { return threadsInFutexWait(pid, addr) > 0 }
+
+// The "taken over, not repaired" mark outlives every handle: a process
+// that drops its handles on such a lock, then reopens and unlocks it,
+// still poisons it rather than passing the unrepaired data on.
+func TestUnrepairedMarkSurvivesDroppedHandles(t *testing.T) {
+	f := newSeg(t)
+	m := Attach(f, 0)
+	c := proctest.Start(t, "robust-hold", f.Name)
+	c.WaitLine("holding")
+	c.Kill()
+	if err := m.Lock(context.Background()); err != ErrOwnerDead {
+		t.Fatalf("Lock = %v, want ErrOwnerDead", err)
+	}
+	m = nil // drop the only handle, and with it the gate's last strong reference
+	for i := 0; i < 5; i++ {
+		runtime.GC()
+	}
+	m = Attach(f, 0)
+	if err := m.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if st := m.State(); st.Consistency != NotRecoverable {
+		t.Fatalf("unlocked without repair after reopening: %+v, want not recoverable", st)
+	}
+	m.Reset()
+}
