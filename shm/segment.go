@@ -77,8 +77,10 @@ func (s *Segment) Bytes() []byte { return s.file.Bytes() }
 // Size returns the segment's size in bytes.
 func (s *Segment) Size() int { return s.file.Size() }
 
-// Close unmaps the segment in this process. The segment itself lives on
-// until it is unlinked (or swept by the tracker). Close is idempotent.
+// Close unmaps the segment in this process (as Python's SharedMemory.close
+// does: the slice from Bytes must not be used afterwards) and drops this
+// process's hold on it. The segment itself lives on until it is unlinked
+// (or swept by the tracker). Close is idempotent.
 func (s *Segment) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -86,7 +88,11 @@ func (s *Segment) Close() error {
 		return nil
 	}
 	s.closed = true
-	return s.file.Close()
+	err := s.file.Close()
+	if uerr := s.file.Unmap(); err == nil {
+		err = uerr
+	}
+	return err
 }
 
 // Unlink removes the segment's name, so no new process can open it;

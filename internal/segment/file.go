@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 
@@ -16,6 +17,21 @@ import (
 
 // File is one open, mapped object file. It holds a shared flock on the file
 // from Create or Open until Close.
+//
+// # The close contract
+//
+// Close gives up this process's claim on the object at once: it closes the
+// descriptor, and with it the liveness flock, so a sweeper may remove the
+// object as soon as no other process holds it. The mapping is not touched
+// by Close: it is released when the File becomes unreachable (a cleanup
+// registered with runtime.AddCleanup), or by an explicit Unmap. So a
+// goroutine still inside a call on a handle when another goroutine closes
+// it never touches unmapped memory; the worst it sees is a closed handle.
+// Handles keep this promise by holding a reference to their File (directly
+// or through the objects they embed) alongside every pointer into the
+// mapping, and by keeping the handle alive (runtime.KeepAlive) until their
+// last access to it. A pointer into the mapping alone does not keep the
+// mapping: the garbage collector does not see it.
 type File struct {
 	Name    string // file name in Dir, e.g. "mpgo_lock_…" or "sem.foo"
 	Created bool   // this File created the object
@@ -24,13 +40,36 @@ type File struct {
 	UID     uint32
 
 	data mmap.MMap
+	m    *mapping // shared with the cleanup that unmaps
 	fd   *os.File
 
 	closeOnce sync.Once
 	closeErr  error
 }
 
-// Bytes returns the mapped file contents. It stays valid until Close.
+// mapping is what the File's cleanup releases. It must not refer to the
+// File, or the File would never become unreachable.
+type mapping struct {
+	once sync.Once
+	data mmap.MMap
+	err  error
+}
+
+func (m *mapping) unmap() error {
+	m.once.Do(func() { m.err = m.data.Unmap() })
+	return m.err
+}
+
+// newFile returns the File for an open, mapped descriptor, and arranges for
+// the mapping to be released once the File is unreachable.
+func newFile(name string, data mmap.MMap, fd *os.File) *File {
+	f := &File{Name: name, data: data, m: &mapping{data: data}, fd: fd}
+	runtime.AddCleanup(f, func(m *mapping) { m.unmap() }, f.m)
+	return f
+}
+
+// Bytes returns the mapped file contents. They stay mapped until Unmap, or
+// until the File is unreachable (see the close contract).
 func (f *File) Bytes() []byte { return f.data }
 
 // Size is the file size in bytes.
@@ -96,14 +135,15 @@ func Create(file string, size int, opt CreateOptions, initialise func([]byte) er
 	if err != nil {
 		return fail("mmap", err)
 	}
-	f := &File{Name: file, Created: true, data: data, fd: osf}
+	f := newFile(file, data, osf)
+	f.Created = true
 	if err := f.stat(); err != nil {
-		f.Close()
+		f.discard()
 		return nil, &fs.PathError{Op: "fstat", Path: path, Err: err}
 	}
 	if initialise != nil {
 		if err := initialise(data); err != nil {
-			f.Close()
+			f.discard()
 			return nil, &fs.PathError{Op: "create", Path: path, Err: err}
 		}
 	}
@@ -119,7 +159,7 @@ func Create(file string, size int, opt CreateOptions, initialise func([]byte) er
 	err = unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), unix.AT_FDCWD, path, unix.AT_SYMLINK_FOLLOW)
 	if err != nil {
 		undo()
-		f.Close()
+		f.discard()
 		if err == unix.EEXIST {
 			return nil, &fs.PathError{Op: "create", Path: path, Err: fs.ErrExist}
 		}
@@ -206,7 +246,9 @@ func openOnce(file, path string, opt OpenOptions) (f *File, retry bool, err erro
 	if err != nil {
 		return fail(err)
 	}
-	return &File{Name: file, data: data, fd: osf, Dev: st.Dev, Ino: st.Ino, UID: st.Uid}, false, nil
+	f = newFile(file, data, osf)
+	f.Dev, f.Ino, f.UID = st.Dev, st.Ino, st.Uid
+	return f, false, nil
 }
 
 func (f *File) stat() error {
@@ -218,19 +260,30 @@ func (f *File) stat() error {
 	return nil
 }
 
-// Close unmaps the file and drops the liveness lock. Using Bytes after
-// Close faults. Close is idempotent.
+// Close closes the descriptor and so drops the liveness lock: this process
+// no longer holds the object. The mapping stays until Unmap or until the
+// File is unreachable (see the close contract). Close is idempotent.
 func (f *File) Close() error {
 	f.closeOnce.Do(func() {
-		var errs []error
-		if f.data != nil {
-			errs = append(errs, f.data.Unmap())
-		}
-		errs = append(errs, f.fd.Close())
-		f.closeErr = errors.Join(errs...)
+		// The mapping holds a reference to the open file description, and
+		// a flock lives as long as that does: release it explicitly, or the
+		// object would look held until the mapping goes.
+		ferr := flockRetry(f.Fd(), unix.LOCK_UN)
+		f.closeErr = errors.Join(ferr, f.fd.Close())
 	})
 	return f.closeErr
 }
+
+// discard closes and unmaps a File nobody else has seen (a failed Create).
+func (f *File) discard() {
+	f.Close()
+	f.Unmap()
+}
+
+// Unmap releases the mapping now, for callers that hand the bytes to users
+// and promise them that Close ends their use (raw segments). Using Bytes
+// afterwards faults. It is idempotent, and may come before or after Close.
+func (f *File) Unmap() error { return f.m.unmap() }
 
 // Unlink removes the file's name if it still names this object; mappings
 // stay valid until they are closed.

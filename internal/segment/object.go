@@ -100,7 +100,7 @@ func OpenObject(name string, k layout.Kind, elem *layout.TypeInfo, opt OpenOptio
 		err = samePidNamespace(file, h)
 	}
 	if err != nil {
-		f.Close()
+		f.discard()
 		return nil, &fs.PathError{Op: "open", Path: f.Path(), Err: err}
 	}
 	return &Object{File: f, Header: h, Payload: f.Bytes()[layout.HeaderSize : layout.HeaderSize+int(h.PayloadSize)]}, nil
