@@ -37,17 +37,16 @@ package barrier
 // own cycle completed or broke and was reset afterwards.
 //
 // Sleep is a condition-variable wait (technical.md §3.2): with M held read
-// s := seq and add 1 to sleepers; unlock; FUTEX_WAIT(seq, s) in slices of
-// at most barrierSlice; relock; subtract 1. Any change is made under M and
-// bumps seq before the waker unlocks, so a sleeper either sees the new
-// seq before it sleeps (the kernel's compare) or is woken. The waker calls
-// FUTEX_WAKE(all) after unlocking, so the woken do not pile up on M.
-// Before the kernel, a sleeper spins briefly on seq (barrierSpin). Per
-// handle, one sleeper at a time (the gate's holder) spins and sleeps in the
-// kernel; the others park in the Go scheduler and are woken whenever a
-// holder leaves, which it does on any change of seq (see handle.Gate: they
-// must take the wake-up channel before they compare seq, or a newer holder
-// waiting for a later change could strand them).
+// s := seq and add 1 to sleepers; unlock; wait until seq != s; relock;
+// subtract 1. Any change is made under M and bumps seq before the waker
+// unlocks, so a sleeper either sees the new seq before it sleeps (the
+// kernel's compare) or is woken. The waker calls FUTEX_WAKE(all) after
+// unlocking, so the woken do not pile up on M. The wait itself is the one
+// core's (internal/wait): per process one sleeper at a time (the gate's
+// holder) spins on seq, yielding its P when other parties of this process
+// may need it, and then sleeps in the kernel in poll-interval slices; the
+// others park in the Go scheduler, and every change of seq releases them
+// all to look (LeaveChanged).
 //
 // Breaking: a waiter whose context or Timeout ends, Close, Abort, a failed
 // Action, or a dead party set phase := broken and notify. Waiters then
@@ -78,11 +77,10 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/multiproc/multiproc/internal/handle"
 	"github.com/multiproc/multiproc/internal/layout"
-	"github.com/multiproc/multiproc/internal/proc"
 	"github.com/multiproc/multiproc/internal/robust"
 	"github.com/multiproc/multiproc/internal/segment"
+	"github.com/multiproc/multiproc/internal/wait"
 )
 
 // shared is the fixed part of a barrier's payload; parties 8-byte slots
@@ -165,26 +163,16 @@ const flagAction uint32 = 1
 // party takes an 8-byte slot in the barrier's file.
 const MaxParties = 1 << 16
 
-// barrierSlice is the longest single kernel sleep of a waiter; it bounds how
-// long a dead party goes unnoticed.
-const barrierSlice = 100 * time.Millisecond
-
-// Spinning before a kernel sleep. A waiter burns at most barrierSpin of CPU
-// per sleep, yielding every barrierSpinYield looks: the CPU (sched_yield)
-// when it is its process's only party, so another process's party that
-// shares the CPU runs at once; the P (runtime.Gosched) when other
-// goroutines of its process are parties, so they run. Measured with
-// BenchmarkBarrierCycle on a 2-CPU VM, cycle times (µs):
+// Spinning before a kernel sleep follows the core's rule; the barrier says
+// when its peers are goroutines of this process (more than one party of
+// this handle inside Wait), so that the spinner yields its P to them.
+// Measured with BenchmarkBarrierCycle on a 2-CPU VM, cycle times (µs):
 //
 //	                    2 procs, spread   2 procs, same CPU   4 goroutines
 //	no spin                  145                21                 62
 //	spin, sched_yield          2.4               7.2              ~180
 //	spin, Gosched always      13                36                 14
 //	spin, as chosen            2.3               5.6               11
-var (
-	barrierSpin      = 50 * time.Microsecond
-	barrierSpinYield = 128
-)
 
 // A Barrier is Python's threading.Barrier (and multiprocessing.Barrier)
 // across processes: a fixed number of parties call Wait, and none returns
@@ -199,11 +187,14 @@ type Barrier struct {
 	parties int
 	action  func() error
 	timeout time.Duration
-	me      uint64      // our slot value
-	gate    handle.Gate // which of this handle's waiters sleeps in the kernel
-	use     handle.Guard
+	me      uint64     // our slot value
+	gate    *wait.Gate // this process's gate for seq
+	life    wait.Handle
 	inside  atomic.Int32 // goroutines of this handle inside Wait
 }
+
+// barrierGates holds each barrier's gate in this process.
+var barrierGates wait.Registry[wait.Gate]
 
 // New creates a barrier for parties parties (at least 1, at most
 // MaxParties) in its own segment. Without Name it gets a generated name
@@ -318,18 +309,19 @@ func attach(obj *segment.Object, o options, f fixed) *Barrier {
 	if o.hasTimeout {
 		timeout = o.timeout
 	}
-	id := proc.Self()
-	return &Barrier{
+	b := &Barrier{
 		obj:     obj,
 		sh:      sh,
 		slots:   unsafe.Slice((*uint64)(unsafe.Add(p, sharedSize)), parties),
-		mu:      robust.Attach(obj.File, layout.HeaderSize),
 		parties: parties,
 		action:  o.action,
 		timeout: timeout,
-		me:      uint64(uint32(id.PID)) | uint64(id.Start32())<<32,
-		use:     handle.NewGuard(),
+		me:      robust.SelfID(),
+		gate:    barrierGates.Get(wait.Key{Dev: obj.Dev, Ino: obj.Ino}),
 	}
+	b.life.Init()
+	b.mu = robust.Attach(obj.File, layout.HeaderSize, &b.life)
+	return b
 }
 
 // Name returns the barrier's name, for Open in another process.
@@ -343,10 +335,9 @@ func (b *Barrier) Parties() int { return b.parties }
 // the other parties, as if their contexts had been cancelled. Close is
 // idempotent.
 func (b *Barrier) Close() error {
-	if !b.use.Close() {
+	if !b.life.Close(b.kick) {
 		return nil
 	}
-	b.use.Wait(b.kickSeq)
 	return b.obj.Close()
 }
 

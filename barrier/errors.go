@@ -5,6 +5,7 @@ import (
 
 	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/segment"
+	"github.com/multiproc/multiproc/internal/wait"
 )
 
 // ErrBroken is returned by Wait when the barrier is broken or breaks while
@@ -27,8 +28,9 @@ var ErrPartyDied = errors.New("barrier: a waiting party's process died")
 // that waits must pass the same Action to New or Open.
 var ErrNoAction = errors.New("barrier: cycle completed in a process without the Action")
 
-// ErrClosed is returned by operations on a closed Barrier.
-var ErrClosed = errors.New("barrier: closed")
+// ErrClosed is returned by operations on a closed Barrier. It is the same
+// value in every multiproc package (sem.ErrClosed is ErrClosed).
+var ErrClosed = wait.ErrClosed
 
 // ErrInvalidArgument is returned for impossible arguments, such as zero or
 // negative parties or a non-positive Timeout; the message names the value.

@@ -6,13 +6,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"sync/atomic"
-	"time"
 
 	"github.com/multiproc/multiproc/internal/futex"
 	"github.com/multiproc/multiproc/internal/robust"
-	"golang.org/x/sys/unix"
+	"github.com/multiproc/multiproc/internal/wait"
 )
 
 // section is one holding of M by one goroutine: whether it holds M (a
@@ -88,93 +86,41 @@ func (b *Barrier) sleep(s *section, w *waiter) error {
 // await waits, without M, until seq moves from seq0, the waiter must stop,
 // or another party in the slot table is found dead (died).
 func (b *Barrier) await(seq0 uint32, w *waiter) (cause error, died bool) {
-	// Through the gate: at most one goroutine of this handle sleeps in the
-	// kernel; the others park until a holder leaves, then re-check.
-	for {
-		left := b.gate.Take()
-		if left == nil {
-			break
+	moved := func() bool { return atomic.LoadUint32(&b.sh.seq) != seq0 }
+	held, err := b.gate.Enter(w.ctx, &b.life, moved)
+	if !held {
+		if err == nil {
+			return nil, false // seq moved while parked
 		}
-		if atomic.LoadUint32(&b.sh.seq) != seq0 {
-			return nil, false
-		}
-		select {
-		case <-left:
-		case <-w.ctx.Done():
-			return w.cause(b), false
-		case <-b.use.Closing():
-			return ErrClosed, false
-		}
+		return w.cause(b), false
 	}
-	defer b.gate.Leave()
+	// Any change of seq may concern every party here: let them all look.
+	defer b.gate.LeaveChanged()
 	if cause := w.cause(b); cause != nil {
 		return cause, false // e.g. an expired context: do not spin first
 	}
-	if b.spin(seq0) {
+	if wait.SpinUntilLocal(moved, func() bool { return b.inside.Load() > 1 }) {
 		return nil, false
 	}
-	var left atomic.Bool
-	stop := context.AfterFunc(w.ctx, func() {
-		for i := 0; i < 100 && !left.Load(); i++ {
-			b.kick()
-			time.Sleep(time.Millisecond)
-		}
-	})
-	defer func() { left.Store(true); stop() }()
-
-	deadline, hasDeadline := w.ctx.Deadline()
+	sl := wait.NewSleeper(w.ctx, &b.sh.seq, b, &b.life)
+	defer sl.Stop()
 	for {
-		if atomic.LoadUint32(&b.sh.seq) != seq0 {
+		if moved() {
 			return nil, false
 		}
 		if cause := w.cause(b); cause != nil {
 			return cause, false
 		}
-		sliceEnd := time.Now().Add(barrierSlice)
-		until := sliceEnd
-		if hasDeadline && deadline.Before(until) {
-			until = deadline
+		slice, err := sl.Sleep(seq0) // wake, timeout or error alike: re-check
+		if err != nil {
+			continue // the cause is read above, in the barrier's words
 		}
-		futex.Wait(&b.sh.seq, seq0, until) // wake, timeout or error alike: re-check
-		if atomic.LoadUint32(&b.sh.seq) == seq0 && !time.Now().Before(sliceEnd) && b.someoneDied() {
+		if slice && !moved() && b.someoneDied() {
 			return nil, true
 		}
 	}
 }
 
-// spin watches seq for up to barrierSpin before a kernel sleep.
-func (b *Barrier) spin(seq0 uint32) bool {
-	if barrierSpin <= 0 || runtime.GOMAXPROCS(0) < 2 {
-		return false // on one P, spinning only delays a party of this process
-	}
-	start := time.Now()
-	for i := 1; ; i++ {
-		if atomic.LoadUint32(&b.sh.seq) != seq0 {
-			return true
-		}
-		if i%barrierSpinYield == 0 {
-			if time.Since(start) > barrierSpin {
-				return false
-			}
-			if b.inside.Load() > 1 {
-				// Other goroutines of this process are parties: the one
-				// that will end our wait may need this P.
-				runtime.Gosched()
-			} else {
-				unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
-			}
-		}
-	}
-}
-
 // kick wakes this barrier's kernel sleepers so they re-check their
-// contexts; safe at any time, even during or after Close.
-func (b *Barrier) kick() {
-	if b.use.Enter() {
-		futex.WakeAll(&b.sh.seq)
-		b.use.Exit()
-	}
-}
-
-// kickSeq is kick for Close, which holds the mapping itself.
-func (b *Barrier) kickSeq() { futex.WakeAll(&b.sh.seq) }
+// contexts (Close uses it); others see a spurious wake-up.
+func (b *Barrier) kick() { futex.WakeAll(&b.sh.seq) }

@@ -6,6 +6,7 @@ package barrier
 import (
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 
 	"github.com/multiproc/multiproc/internal/layout"
@@ -51,10 +52,10 @@ func (b *Barrier) brokenErr() error {
 // NWaiting returns the number of parties waiting for the current cycle to
 // complete (Python's n_waiting): 0 unless the barrier is filling.
 func (b *Barrier) NWaiting() int {
-	if !b.use.Enter() {
+	if b.life.Closed() {
 		return 0
 	}
-	defer b.use.Exit()
+	defer runtime.KeepAlive(b)
 	if b.phase() != phaseFilling {
 		return 0
 	}
@@ -63,20 +64,20 @@ func (b *Barrier) NWaiting() int {
 
 // Broken reports whether the barrier is broken (Python's broken).
 func (b *Barrier) Broken() bool {
-	if !b.use.Enter() {
+	if b.life.Closed() {
 		return false
 	}
-	defer b.use.Exit()
+	defer runtime.KeepAlive(b)
 	return b.phase() == phaseBroken
 }
 
 // Cycles returns how many cycles have completed since the barrier was
 // created, in all processes.
 func (b *Barrier) Cycles() uint64 {
-	if !b.use.Enter() {
+	if b.life.Closed() {
 		return 0
 	}
-	defer b.use.Exit()
+	defer runtime.KeepAlive(b)
 	return atomic.LoadUint64(&b.sh.cycles)
 }
 
@@ -103,10 +104,10 @@ var phaseNames = [...]string{
 
 // Status returns a snapshot of the barrier's shared state.
 func (b *Barrier) Status() Status {
-	if !b.use.Enter() {
+	if b.life.Closed() {
 		return Status{Parties: b.parties, Phase: "closed"}
 	}
-	defer b.use.Exit()
+	defer runtime.KeepAlive(b)
 	sh := b.sh
 	return statusOf(b.parties, atomic.LoadUint32(&sh.phase), atomic.LoadUint32(&sh.count),
 		atomic.LoadUint32(&sh.reason), atomic.LoadUint32(&sh.breaker), atomic.LoadUint64(&sh.cycles),

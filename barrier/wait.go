@@ -23,10 +23,9 @@ import (
 // for the barrier's internal lock, Wait returns ctx.Err() without having
 // joined or broken anything.
 func (b *Barrier) Wait(ctx context.Context) (int, error) {
-	if !b.use.Enter() {
+	if b.life.Closed() {
 		return -1, ErrClosed
 	}
-	defer b.use.Exit()
 	b.inside.Add(1)
 	defer b.inside.Add(-1)
 	w := waiter{ctx: ctx, parent: ctx}
@@ -61,7 +60,7 @@ func (w *waiter) cause(b *Barrier) error {
 	if w.ctx.Err() != nil {
 		return fmt.Errorf("Timeout %v passed: %w", b.timeout, context.DeadlineExceeded)
 	}
-	if b.use.Closed() {
+	if b.life.Closed() {
 		return ErrClosed
 	}
 	return nil
@@ -191,14 +190,20 @@ func (b *Barrier) settle(s *section) {
 }
 
 // Abort breaks the barrier: every party waiting now, in every process,
-// gets ErrBroken, and so does every Wait until Reset (Python's abort).
-func (b *Barrier) Abort() error {
-	if !b.use.Enter() {
+// gets ErrBroken, and so does every Wait until Reset (Python's abort). It
+// waits as long as it takes for the barrier's internal lock (held only
+// briefly, unless a holder is stopped or an Action runs long); AbortContext
+// bounds that wait.
+func (b *Barrier) Abort() error { return b.AbortContext(context.Background()) }
+
+// AbortContext is Abort, giving up with ctx.Err() (and changing nothing)
+// if ctx ends before the barrier's internal lock is taken.
+func (b *Barrier) AbortContext(ctx context.Context) error {
+	if b.life.Closed() {
 		return ErrClosed
 	}
-	defer b.use.Exit()
 	var s section
-	if err := b.lock(context.Background(), &s); err != nil {
+	if err := b.lock(ctx, &s); err != nil {
 		return err
 	}
 	b.breakLocked(&s, reasonAbort)
@@ -208,14 +213,18 @@ func (b *Barrier) Abort() error {
 
 // Reset returns the barrier to its initial, empty state. Parties waiting
 // now get ErrBroken; Waits that begin before they have all left wait for
-// that, then start a fresh cycle (Python's reset).
-func (b *Barrier) Reset() error {
-	if !b.use.Enter() {
+// that, then start a fresh cycle (Python's reset). Like Abort it waits as
+// long as it takes for the internal lock; ResetContext bounds that wait.
+func (b *Barrier) Reset() error { return b.ResetContext(context.Background()) }
+
+// ResetContext is Reset, giving up with ctx.Err() (and changing nothing)
+// if ctx ends before the barrier's internal lock is taken.
+func (b *Barrier) ResetContext(ctx context.Context) error {
+	if b.life.Closed() {
 		return ErrClosed
 	}
-	defer b.use.Exit()
 	var s section
-	if err := b.lock(context.Background(), &s); err != nil {
+	if err := b.lock(ctx, &s); err != nil {
 		return err
 	}
 	if atomic.LoadUint32(&b.sh.count) > 0 {

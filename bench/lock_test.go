@@ -15,7 +15,7 @@ import (
 	"github.com/gofrs/flock"
 
 	"github.com/multiproc/multiproc/internal/proctest"
-	"github.com/multiproc/multiproc/internal/robust"
+	"github.com/multiproc/multiproc/internal/wait"
 	"github.com/multiproc/multiproc/sem"
 	"github.com/multiproc/multiproc/shm"
 )
@@ -26,7 +26,7 @@ func init() {
 }
 
 // spins are the settings compared: none, and the default.
-var spins = []time.Duration{0, robust.DefaultSpin}
+var spins = []time.Duration{0, wait.DefaultSpin}
 
 // Uncontended Lock/Unlock pairs: the in-process floor (sync.Mutex), our
 // cross-process locks, and gofrs/flock, the usual Go cross-process lock.

@@ -1,85 +1,60 @@
 package sem
 
-// A Condition is a sequence word beside a lock (technical.md §3.2, Rust
-// std's futex condvar, Go's notifyList), not a set of semaphores as in
-// CPython, so that no wake-up is lost and Notify never blocks.
-//
-// Protocol. Shared words (in the condition's file):
-//
-//	seq      bumped by every Notify/NotifyAll that finds a waiter; the
-//	         futex word waiters sleep on
-//	waiters  goroutines (in all processes) between registering in Wait and
-//	         leaving it
-//
-// Wait, called with the lock held: waiters++, s := seq, release the lock
-// (all levels of an RLock), spin briefly (SetSpin) watching seq, then sleep
-// on seq while seq == s, in slices of at most the poll interval and never
-// past ctx's deadline (a cancel wakes the sleepers at once); then
-// waiters--, and take the lock again (all levels) before returning,
-// whatever the outcome.
-//
-// Notify(n): if waiters == 0, return (no system call); else seq++ and wake
-// n sleepers. NotifyAll: the same, waking all.
-//
-// Why no wake-up is lost: the waiter reads seq while it still holds the
-// lock, and a notifier that changed the predicate under the lock bumps seq
-// after that read. So the bump either lands before the waiter's futex call
-// (the kernel sees seq != s and returns at once) or finds the waiter queued
-// (and wakes it). The waiters count is read under the same lock, so a
-// notifier never skips a registered waiter. Waiting in slices makes the
-// rest bounded: a notifier killed between its bump and its wake, a wake
-// the kernel gave to a sleeper that registered later (possible only when
-// Notify is called without the lock), and the 2^32 wrap of seq.
-//
-// A waiter whose ctx ends in the same instant as a notification that
-// reaches it reports the notification (nil): a notification is never
-// swallowed by a waiter that then says it was not notified.
-
 import (
 	"context"
 	"fmt"
 	"io/fs"
 	"sync"
 	"sync/atomic"
-	"time"
 	"unsafe"
 
-	"github.com/multiproc/multiproc/internal/futex"
 	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/robust"
 	"github.com/multiproc/multiproc/internal/segment"
+	"github.com/multiproc/multiproc/internal/wait"
 )
 
-// condLayout is the payload of a Condition file.
+// condLayout is the fixed part of a Condition file's payload; condSlots
+// waiter slots (condSlot) follow it.
 //
 //	offset size field
-//	     0   64 own RLock record (used when flavor is condOwnRLock)
-//	    64    4 seq       futex word; see the protocol
-//	    68    4 waiters
+//	     0   64 own       own RLock record (used when flavor is condOwnRLock)
+//	    64    4 waiters   goroutines, in all processes, between registering
+//	                      in Wait and leaving it: the sum of the slots'
+//	                      waiting counts (atomic add)
+//	    68    4 cursor    slot where the next Notify starts (round robin)
 //	    72    4 flavor    condOwnRLock, condLock or condRLock
 //	    76    4 lockKind  kind of the object holding an outside lock
 //	    80    8 lockOff   byte offset of its lock record in that file
 //	    88    4 nameLen   length of the outside lock's object name
-//	    92    4 (reserved, zero)
+//	    92    4 slots     number of waiter slots, fixed at creation
 //	    96  256 name      the outside lock's object name
-//	   352   32 (reserved, zero)
+//	   352    4 used      slots ever claimed, a bound for scans (atomic max)
+//	   356   28 (reserved, zero)
+//	   384 32×n slots     the waiter slots (condition_wait.go)
 type condLayout struct {
 	own      [robust.RecordSize]byte
-	seq      uint32
 	waiters  uint32
+	cursor   uint32
 	flavor   uint32
 	lockKind uint32
 	lockOff  uint64
 	nameLen  uint32
-	_        uint32
+	slots    uint32
 	name     [256]byte
-	_        [32]byte
+	used     uint32
+	_        [28]byte
 }
 
-const condPayload = 384
+const condFixed = 384
 
-var _ [condPayload - unsafe.Sizeof(condLayout{})]byte
-var _ [unsafe.Sizeof(condLayout{}) - condPayload]byte
+// condSlots is how many processes can wait on one Condition at once.
+const condSlots = 128
+
+const condPayload = condFixed + condSlots*condSlotSize
+
+var _ [condFixed - unsafe.Sizeof(condLayout{})]byte
+var _ [unsafe.Sizeof(condLayout{}) - condFixed]byte
 
 // Flavors: which lock a Condition uses.
 const (
@@ -93,25 +68,30 @@ const (
 // Condition open wait on it with the lock held, and are woken by Notify or
 // NotifyAll from any process.
 //
-// Waiters must re-check their condition after Wait returns (WaitFor does):
-// as with every condition variable, a wake-up may be spurious, and Notify
-// may wake more waiters than asked. Change the predicate with the lock
-// held, and call Notify and NotifyAll with it held too, as Python
-// requires. A Notify called after Unlock still reaches every waiter that
-// had begun waiting (its wake-up may be late by up to the poll interval),
-// but a predicate changed without the lock can be missed by a waiter that
-// checked it just before, and that waiter then sleeps until the next
+// Notify(n) wakes at most n waiters — exactly min(n, waiting) of them,
+// across processes, however many were cancelled or killed while waiting —
+// as Python's notify(n) does. Waiters must still re-check their condition
+// after Wait returns (WaitFor does): another goroutine may have changed it
+// again before the woken one got the lock back. Change the predicate with
+// the lock held, and call Notify and NotifyAll with it held too, as Python
+// requires; a predicate changed without the lock can be missed by a waiter
+// that checked it just before, and that waiter then sleeps until the next
 // Notify.
 //
-// Each goroutine blocked in Wait holds an OS thread (Lock waiters share one
-// per process; see the package's Caveats).
+// Goroutines of one process waiting on one Condition share one OS thread
+// asleep in the kernel; the others park in the Go scheduler. At most 128
+// processes can wait on one Condition at the same time (dead processes'
+// places are reclaimed).
 type Condition struct {
 	obj       *segment.Object
 	c         *condLayout
+	slots     []condSlot // in the mapping, len fixed at open
 	l         condLocker
+	loc       *condLocal   // this process's slot and gate
 	ownsLock  bool         // l is its own RLock or was opened by OpenCondition
 	closeLock func() error // closes the file of a lock OpenCondition opened
-	closed    atomic.Bool
+	life      wait.Handle
+	me        uint64 // our identity word: pid | tag<<32
 }
 
 // condLocker is what a Condition needs from its lock: *Lock or *RLock.
@@ -119,6 +99,9 @@ type condLocker interface {
 	sync.Locker
 	LockContext(ctx context.Context) error
 	handle() *lockHandle
+	// held reports whether the caller holds the lock (the calling
+	// process for a Lock, the calling goroutine for an RLock).
+	held() bool
 	// release frees the lock, which the caller must hold, entirely, and
 	// returns what reacquire needs to restore the hold.
 	release() (depth int64, err error)
@@ -127,6 +110,8 @@ type condLocker interface {
 }
 
 func (l *Lock) handle() *lockHandle { return &l.h }
+
+func (l *Lock) held() bool { return !l.h.closed() && l.h.m().HeldByUs() }
 
 func (l *Lock) release() (int64, error) {
 	if err := l.h.checkOpen("Lock"); err != nil {
@@ -143,6 +128,8 @@ func (l *Lock) reacquire(int64) error {
 }
 
 func (r *RLock) handle() *lockHandle { return &r.h }
+
+func (r *RLock) held() bool { return !r.h.closed() && r.owned() }
 
 func (r *RLock) release() (int64, error) {
 	if err := r.h.checkOpen("RLock"); err != nil {
@@ -191,6 +178,7 @@ func NewCondition(lock sync.Locker, opts ...Option) (*Condition, error) {
 	}
 	obj, err := createLockObject(layout.KindCondition, condPayload, collect(opts), func(p []byte) error {
 		c := (*condLayout)(unsafe.Pointer(&p[0]))
+		c.slots = condSlots
 		switch l.(type) {
 		case nil:
 			c.flavor = condOwnRLock
@@ -208,7 +196,7 @@ func NewCondition(lock sync.Locker, opts ...Option) (*Condition, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Condition{obj: obj, c: payloadLayout(obj)}
+	c := newCondition(obj, condSlots)
 	if l == nil {
 		l = newRLock(func(h *lockHandle) { h.initBorrowed(obj.File, layout.KindCondition, layout.HeaderSize) })
 		c.ownsLock = true
@@ -217,8 +205,19 @@ func NewCondition(lock sync.Locker, opts ...Option) (*Condition, error) {
 	return c, nil
 }
 
-func payloadLayout(obj *segment.Object) *condLayout {
-	return (*condLayout)(unsafe.Pointer(&obj.Payload[0]))
+// newCondition makes the handle on obj, whose payload holds nslots slots
+// (validated).
+func newCondition(obj *segment.Object, nslots int) *Condition {
+	p := unsafe.Pointer(&obj.Payload[0]) // page start + 128: 64-byte aligned
+	c := &Condition{
+		obj:   obj,
+		c:     (*condLayout)(p),
+		slots: unsafe.Slice((*condSlot)(unsafe.Add(p, condFixed)), nslots),
+		loc:   condLocals.Get(wait.Key{Dev: obj.Dev, Ino: obj.Ino}),
+		me:    selfIdentity(),
+	}
+	c.life.Init()
+	return c
 }
 
 // OpenCondition opens the Condition called name and the lock it uses. A
@@ -227,11 +226,19 @@ func payloadLayout(obj *segment.Object) *condLayout {
 // wraps ErrCorrupt.
 func OpenCondition(name string, opts ...Option) (*Condition, error) {
 	o := collect(opts)
-	obj, err := openObject(name, layout.KindCondition, condPayload, o)
+	obj, err := openObject(name, layout.KindCondition, condFixed, o)
 	if err != nil {
 		return nil, err
 	}
-	c := &Condition{obj: obj, c: payloadLayout(obj), ownsLock: true}
+	// The slot count is read once and checked against the file; the
+	// handle keeps this value, never a second read (foreign bytes).
+	n := atomic.LoadUint32(&(*condLayout)(unsafe.Pointer(&obj.Payload[0])).slots)
+	if n == 0 || n > 1<<16 || uint64(len(obj.Payload)) < condFixed+uint64(n)*uint64(condSlotSize) {
+		obj.Close()
+		return nil, &fs.PathError{Op: "open", Path: obj.Path(), Err: fmt.Errorf("%w: Condition of %d waiter slots in a %d-byte payload", ErrCorrupt, n, len(obj.Payload))}
+	}
+	c := newCondition(obj, int(n))
+	c.ownsLock = true
 	if err := c.openLock(o); err != nil {
 		obj.Close()
 		return nil, err
@@ -308,125 +315,16 @@ func (c *Condition) LockContext(ctx context.Context) error { return c.l.LockCont
 // with, or its own *RLock.
 func (c *Condition) Locker() sync.Locker { return c.l }
 
-// Wait releases the lock, which the caller must hold (all levels of an
-// RLock), waits until notified or until ctx ends, and takes the lock back
-// before it returns, whatever it returns. It returns nil when notified (or
-// woken spuriously: re-check the condition, or use WaitFor), ctx.Err() when
-// ctx ended first, an error wrapping ErrNotOwner (and does not wait) when
-// the caller does not hold the lock, and an error wrapping ErrOwnerDead
-// (held) or ErrNotRecoverable (not held) when taking the lock back found
-// its owner dead or the lock unrecoverable.
-//
-// Taking the lock back is not bounded by ctx, as in Python: locks are held
-// briefly, and a caller that gets ctx.Err() holds the lock as it expects.
-func (c *Condition) Wait(ctx context.Context) error {
-	if c.closed.Load() {
-		return fmt.Errorf("sem: Condition %s: %w", c.obj.Name, ErrClosed)
-	}
-	atomic.AddUint32(&c.c.waiters, 1)
-	s := atomic.LoadUint32(&c.c.seq)
-	depth, err := c.l.release()
-	if err != nil {
-		atomic.AddUint32(&c.c.waiters, ^uint32(0))
-		return err
-	}
-	notified := c.sleep(ctx, s)
-	atomic.AddUint32(&c.c.waiters, ^uint32(0))
-	if err := c.l.reacquire(depth); err != nil {
-		return err
-	}
-	if notified {
-		return nil
-	}
-	return ctx.Err()
-}
-
-// sleep waits for seq to move from s, or for ctx to end; it reports
-// whether seq moved. Like a lock waiter, it first spins (yielding the CPU
-// between looks) for the SetSpin time: a notification from a running
-// process then arrives in about a µs instead of the tens a sleeping CPU
-// takes to wake.
-func (c *Condition) sleep(ctx context.Context, s uint32) bool {
-	if robust.SpinWait(func() bool { return atomic.LoadUint32(&c.c.seq) != s }) {
-		return true
-	}
-	var stop func() bool
-	defer func() {
-		if stop != nil {
-			stop()
-		}
-	}()
-	for {
-		if atomic.LoadUint32(&c.c.seq) != s {
-			return true
-		}
-		if ctx.Err() != nil {
-			return false
-		}
-		deadline := time.Now().Add(robust.PollInterval())
-		if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-			deadline = d
-		}
-		if stop == nil && ctx.Done() != nil {
-			stop = context.AfterFunc(ctx, func() { futex.WakeAll(&c.c.seq) })
-		}
-		futex.Wait(&c.c.seq, s, deadline)
-	}
-}
-
-// WaitFor waits until pred returns true: Python's wait_for. It calls pred
-// with the lock held, first before waiting at all, and again after each
-// wake-up; it returns nil once pred is true. If ctx ends first it returns
-// ctx.Err() (unless pred has become true meanwhile). The lock is held when
-// WaitFor returns, as with Wait; its other errors are Wait's.
-func (c *Condition) WaitFor(ctx context.Context, pred func() bool) error {
-	for !pred() {
-		if err := c.Wait(ctx); err != nil {
-			if ctx.Err() != nil && err == ctx.Err() && pred() {
-				return nil
-			}
-			return err
-		}
-	}
-	return nil
-}
-
-// Notify wakes n goroutines waiting on c, in any process. With no waiters
-// it does nothing, not even a system call.
-//
-// "n" is what the kernel is asked for, not a bound: every waiter that began
-// waiting before Notify sees the sequence word move, so one that is still
-// spinning, or between two bounded sleeps, returns as notified too (like
-// pthread_cond_signal, which may wake more than one). Python's notify(n)
-// wakes at most n; code that loops on its predicate (WaitFor) cannot tell.
-func (c *Condition) Notify(n int) {
-	if n <= 0 || c.closed.Load() || atomic.LoadUint32(&c.c.waiters) == 0 {
-		return
-	}
-	atomic.AddUint32(&c.c.seq, 1)
-	condWake(&c.c.seq, n)
-}
-
-// NotifyAll wakes every goroutine waiting on c, in every process.
-func (c *Condition) NotifyAll() { c.Notify(1<<31 - 1) }
-
-// condWake is futex.Wake, replaceable by tests that count system calls.
-var condWake = futex.Wake
-
-// Waiters reports how many goroutines, in all processes, wait on c. It is
-// a hint: a process killed while waiting stays counted (and then Notify
-// makes a harmless system call).
-func (c *Condition) Waiters() int { return int(int32(atomic.LoadUint32(&c.c.waiters))) }
-
 // Name returns the name other processes pass to OpenCondition.
 func (c *Condition) Name() string { return c.obj.Name }
 
 // Close releases this process's handle on c, and on the lock if
-// OpenCondition opened it (a lock passed to NewCondition stays open).
-// Close is idempotent; afterwards Wait returns ErrClosed and Notify does
-// nothing.
+// OpenCondition opened it (a lock passed to NewCondition stays open). Waits
+// in progress on c return ErrClosed (without the lock, if it was c's own),
+// and Close returns once they have. Close is idempotent; afterwards Wait
+// returns ErrClosed and Notify does nothing.
 func (c *Condition) Close() error {
-	if c.closed.Swap(true) {
+	if !c.life.Close(c.kick) {
 		return nil
 	}
 	var err error

@@ -6,6 +6,7 @@ import (
 	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/robust"
 	"github.com/multiproc/multiproc/internal/segment"
+	"github.com/multiproc/multiproc/internal/wait"
 )
 
 // ErrOwnerDead is returned by LockContext (and the lock-taking calls of
@@ -29,8 +30,9 @@ var ErrNotOwner = robust.ErrNotOwner
 // too many times"). The semaphore is unchanged.
 var ErrReleasedTooManyTimes = errors.New("sem: semaphore released too many times")
 
-// ErrClosed is returned by operations on a closed object.
-var ErrClosed = errors.New("sem: object closed")
+// ErrClosed is returned by operations on a closed handle. It is the same
+// value in every multiproc package.
+var ErrClosed = wait.ErrClosed
 
 // ErrInvalidArgument is returned for impossible arguments, such as a
 // negative semaphore value; the message names the value.

@@ -41,17 +41,13 @@ package sem
 //     Sets misses a pulse (the ABA case). Waits are cut into bounded slices,
 //     so even then the waiter only keeps waiting for the next Set.
 //
-// Before it sleeps, the waiter watches the word for a few tens of
-// microseconds (yielding the CPU as it goes), so a quick answer is caught
-// without the cost of a kernel sleep and wake-up.
-//
-// Per Event handle, one waiting goroutine at a time (the gate's holder)
-// spins and sleeps in the kernel; the others park in the Go scheduler, so a
-// thousand waiting goroutines hold one OS thread, not a thousand. Every
-// change of the word from a clear state is a Set, which sends the holder
-// away; each holder's leave wakes the parked goroutines, which compare the
-// word with the value each saw on entry (see handle.Gate for why they take
-// the wake-up channel before they look).
+// Waiting follows the one core (internal/wait): per process, one waiting
+// goroutine at a time (the gate's holder) spins, then sleeps in the
+// kernel; the others park in the Go scheduler, so a thousand waiting
+// goroutines hold one OS thread, not a thousand. Every change of the word
+// from a clear state is a Set, which sends the holder away with
+// LeaveChanged: the parked goroutines compare the word with the value each
+// saw on entry.
 //
 // Memory model: a Set in any process happens before every Wait that returns
 // because of it, in any process; writes made before Set are visible after
@@ -64,14 +60,12 @@ import (
 	"io/fs"
 	"runtime"
 	"sync/atomic"
-	"time"
 	"unsafe"
 
 	"github.com/multiproc/multiproc/internal/futex"
-	"github.com/multiproc/multiproc/internal/handle"
 	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/segment"
-	"golang.org/x/sys/unix"
+	"github.com/multiproc/multiproc/internal/wait"
 )
 
 // eventShared is the Event's payload (byte 128 of the file onwards), one
@@ -94,20 +88,10 @@ const (
 	eventFlag    uint32 = 1 // the flag bit of word
 	eventGenStep uint32 = 2 // one generation
 	eventSize           = int(unsafe.Sizeof(eventShared{}))
-	eventSlice          = 250 * time.Millisecond // longest kernel sleep between checks
 )
 
 var _ [64 - eventSize]byte // compile-time size check: exactly one cache line
 var _ [eventSize - 64]byte
-
-// Spinning before sleeping, measured by BenchmarkEventPingPong on a 2-CPU
-// VM: a round trip between processes on different CPUs fell from ~40µs to
-// ~0.3µs with a 50µs spin, and, thanks to the yields, from ~7µs to ~3.5µs
-// with both on one CPU. A waiter burns at most eventSpin of CPU per Wait.
-var (
-	eventSpin      = 50 * time.Microsecond // 0 disables spinning
-	eventSpinYield = 128                   // sched_yield after this many looks
-)
 
 // An Event is Python's multiprocessing.Event across processes: a flag that
 // Set raises and Clear lowers, and that Wait waits for. Its methods are safe
@@ -116,8 +100,8 @@ type Event struct {
 	obj      *segment.Object
 	word     *uint32
 	sleepers *uint32
-	gate     handle.Gate // who of this handle's waiters sleeps in the kernel
-	use      handle.Guard
+	gate     *wait.Gate // this process's gate for the word
+	life     wait.Handle
 }
 
 // testHookEventWake, when set, runs before each FUTEX_WAKE a Set makes.
@@ -159,34 +143,36 @@ func OpenEvent(name string, opts ...Option) (*Event, error) {
 
 func newEvent(obj *segment.Object) *Event {
 	sh := (*eventShared)(unsafe.Pointer(&obj.Payload[0])) // page start + 128: aligned
-	return &Event{
+	e := &Event{
 		obj:      obj,
 		word:     &sh.word,
 		sleepers: &sh.sleepers,
-		use:      handle.NewGuard(),
+		gate:     eventGates.Get(wait.Key{Dev: obj.Dev, Ino: obj.Ino}),
 	}
+	e.life.Init()
+	return e
 }
+
+// eventGates holds each Event's gate in this process.
+var eventGates wait.Registry[wait.Gate]
 
 // Name returns the Event's name, for OpenEvent in another process.
 func (e *Event) Name() string { return e.obj.Name }
 
 // IsSet reports whether the flag is set. It returns false after Close.
 func (e *Event) IsSet() bool {
-	if !e.use.Enter() {
-		return false
-	}
-	set := atomic.LoadUint32(e.word)&eventFlag != 0
-	e.use.Exit()
+	set := !e.life.Closed() && atomic.LoadUint32(e.word)&eventFlag != 0
+	runtime.KeepAlive(e)
 	return set
 }
 
 // Set raises the flag and wakes every waiter in every process. Setting a
 // set Event does nothing. It returns ErrClosed after Close.
 func (e *Event) Set() error {
-	if !e.use.Enter() {
-		return ErrClosed
+	if e.life.Closed() {
+		return e.errClosed("Set")
 	}
-	defer e.use.Exit()
+	defer runtime.KeepAlive(e)
 	for {
 		w := atomic.LoadUint32(e.word)
 		if w&eventFlag != 0 {
@@ -209,10 +195,10 @@ func (e *Event) Set() error {
 // that were asleep through a Set followed by a Clear still return. It
 // returns ErrClosed after Close.
 func (e *Event) Clear() error {
-	if !e.use.Enter() {
-		return ErrClosed
+	if e.life.Closed() {
+		return e.errClosed("Clear")
 	}
-	defer e.use.Exit()
+	defer runtime.KeepAlive(e)
 	for {
 		w := atomic.LoadUint32(e.word)
 		if w&eventFlag == 0 || atomic.CompareAndSwapUint32(e.word, w, w&^eventFlag) {
@@ -226,15 +212,14 @@ func (e *Event) Clear() error {
 // first it returns ctx.Err() and the Event is unchanged; after Close it
 // returns ErrClosed. A set Event returns at once, without a syscall.
 func (e *Event) Wait(ctx context.Context) error {
-	if !e.use.Enter() {
-		return ErrClosed
+	if e.life.Closed() {
+		return e.errClosed("Wait")
 	}
 	w := atomic.LoadUint32(e.word)
 	if w&eventFlag != 0 {
-		e.use.Exit()
+		runtime.KeepAlive(e)
 		return nil
 	}
-	defer e.use.Exit()
 	return e.waitSlow(ctx, w)
 }
 
@@ -245,104 +230,54 @@ func (e *Event) passed(w0 uint32) bool {
 }
 
 func (e *Event) waitSlow(ctx context.Context, w0 uint32) error {
+	defer runtime.KeepAlive(e)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	// Through the gate: at most one goroutine of this handle sleeps in the
-	// kernel; the others park here until a holder leaves, then re-check.
-	for {
-		left := e.gate.Take()
-		if left == nil {
-			break
-		}
-		if e.passed(w0) {
+	held, err := e.gate.Enter(ctx, &e.life, func() bool { return e.passed(w0) })
+	if !held {
+		if err == nil || e.passed(w0) {
 			return nil
 		}
-		select {
-		case <-left:
-		case <-ctx.Done():
-			if e.passed(w0) {
-				return nil
-			}
-			return ctx.Err()
-		case <-e.use.Closing():
-			return ErrClosed
-		}
+		return e.waitErr(err)
 	}
-	defer e.gate.Leave()
-	if e.spin(w0) {
+	// Any way out changes nothing for the others but a Set, and a Set is
+	// what they wait for too: let them all look.
+	defer e.gate.LeaveChanged()
+	if wait.SpinUntil(func() bool { return e.passed(w0) }) {
 		return nil
 	}
-
 	atomic.AddUint32(e.sleepers, 1)
 	defer atomic.AddUint32(e.sleepers, ^uint32(0))
-	// A cancelled ctx kicks the sleeper out of the kernel at once, instead
-	// of at the end of its slice. The kick repeats until the sleeper has
-	// left, because one wake can land just before it enters the kernel.
-	// Kicks wake other processes' sleepers too; they re-check and sleep on.
-	var left atomic.Bool
-	stop := context.AfterFunc(ctx, func() {
-		for i := 0; i < 100 && !left.Load(); i++ {
-			e.kick()
-			time.Sleep(time.Millisecond)
-		}
-	})
-	defer func() { left.Store(true); stop() }()
-
-	deadline, hasDeadline := ctx.Deadline()
+	sl := wait.NewSleeper(ctx, e.word, e, &e.life)
+	defer sl.Stop()
 	for {
 		w := atomic.LoadUint32(e.word)
 		if w&eventFlag != 0 || w&^eventFlag != w0 {
 			return nil
 		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if e.use.Closed() {
-			return ErrClosed
-		}
-		until := time.Now().Add(eventSlice)
-		if hasDeadline && deadline.Before(until) {
-			until = deadline
-		}
-		if err := futex.Wait(e.word, w, until); err != nil && err != futex.ErrTimeout {
-			return fmt.Errorf("sem: event %s: %w", e.obj.Name, err)
-		}
-	}
-}
-
-// spin watches the word for up to eventSpin before the caller sleeps, and
-// reports whether the Event was set meanwhile. Waking a sleeping process on
-// an idle CPU costs tens of microseconds; a setter that answers within the
-// spin hands over in well under one. The spin yields the CPU every
-// eventSpinYield looks, so a setter waiting for this very CPU runs at once
-// instead of after our time slice (see bench/event_test.go for both
-// placements).
-func (e *Event) spin(w0 uint32) bool {
-	if eventSpin <= 0 || runtime.GOMAXPROCS(0) < 2 {
-		return false // on one P, spinning only delays a setter in this process
-	}
-	start := time.Now()
-	for i := 1; ; i++ {
-		if e.passed(w0) {
-			return true
-		}
-		if i%eventSpinYield == 0 {
-			if time.Since(start) > eventSpin {
-				return false
+		if _, err := sl.Sleep(w); err != nil {
+			if e.passed(w0) {
+				return nil
 			}
-			unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+			return e.waitErr(err)
 		}
 	}
 }
 
-// kick wakes the kernel sleepers of this Event so they re-check ctx and
-// Close. It is safe to call at any time, even during or after Close.
-func (e *Event) kick() {
-	if e.use.Enter() {
-		futex.WakeAll(e.word)
-		e.use.Exit()
+// waitErr names the Event in a wait's error; ctx errors stay as they are.
+func (e *Event) waitErr(err error) error {
+	if err == wait.ErrClosed {
+		return e.errClosed("Wait")
 	}
+	if err == context.Canceled || err == context.DeadlineExceeded {
+		return err
+	}
+	return fmt.Errorf("sem: Wait on Event %s: %w", e.obj.Name, err)
+}
+
+func (e *Event) errClosed(op string) error {
+	return fmt.Errorf("sem: %s of Event %s: %w", op, e.obj.Name, ErrClosed)
 }
 
 // EventState is a snapshot of an Event, for tools such as
@@ -358,10 +293,10 @@ type EventState struct {
 // State returns a snapshot of the Event. After Close it is the zero
 // EventState.
 func (e *Event) State() EventState {
-	if !e.use.Enter() {
+	if e.life.Closed() {
 		return EventState{}
 	}
-	defer e.use.Exit()
+	defer runtime.KeepAlive(e)
 	return EventState{
 		Set:      atomic.LoadUint32(e.word)&eventFlag != 0,
 		Sleepers: int(atomic.LoadUint32(e.sleepers)),
@@ -395,11 +330,10 @@ func InspectEvent(file []byte) (EventState, error) {
 // return ErrClosed; the Event itself, and waiters in other processes, are
 // not affected. Close is idempotent.
 func (e *Event) Close() error {
-	if !e.use.Close() {
+	// Our own sleeper, if any, wakes, sees the close and leaves.
+	if !e.life.Close(func() { futex.WakeAll(e.word) }) {
 		return nil
 	}
-	// Our own sleeper, if any, wakes, sees the close and leaves.
-	e.use.Wait(func() { futex.WakeAll(e.word) })
 	return e.obj.Close()
 }
 

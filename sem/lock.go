@@ -71,13 +71,13 @@ func OpenLock(name string, opts ...Option) (*Lock, error) {
 // lock, Lock takes it over and marks it consistent (see Lock's doc). Lock
 // panics if the lock is not recoverable or l is closed.
 func (l *Lock) Lock() {
-	if !l.h.mu.LockFast() {
+	if l.h.closed() || !l.h.mu.LockFast() {
 		l.lockSlow()
 	}
 }
 
 func (l *Lock) lockSlow() {
-	if l.h.closed.Load() {
+	if l.h.closed() {
 		panic(l.h.errorf("Lock of Lock", ErrClosed).Error())
 	}
 	switch err := l.h.m().Lock(context.Background()); err {
@@ -104,7 +104,7 @@ func (l *Lock) LockContext(ctx context.Context) error {
 // did. Like Lock, it takes over (and marks consistent) a dead owner's lock.
 // It returns false on a not recoverable or closed lock.
 func (l *Lock) TryLock() bool {
-	if l.h.closed.Load() {
+	if l.h.closed() {
 		return false
 	}
 	ok, err := l.h.m().TryLock()
@@ -118,13 +118,13 @@ func (l *Lock) TryLock() bool {
 // hold l (unlocking an unlocked Lock is a bug, as with sync.Mutex); Release
 // is the form that returns the error instead.
 func (l *Lock) Unlock() {
-	if !l.h.mu.UnlockFast() {
+	if l.h.closed() || !l.h.mu.UnlockFast() {
 		l.unlockSlow()
 	}
 }
 
 func (l *Lock) unlockSlow() {
-	if l.h.closed.Load() {
+	if l.h.closed() {
 		panic(l.h.errorf("Unlock of Lock", ErrClosed).Error())
 	}
 	if err := l.h.m().Unlock(); err != nil {
@@ -177,10 +177,11 @@ func (l *Lock) Reset() error {
 func (l *Lock) Name() string { return l.h.name }
 
 // Close releases this process's handle on l; the Lock itself lives on for
-// other processes until it is unlinked (or swept by the tracker). Closing
-// a Lock this process holds leaves it held until the process exits, when
-// the next waiter takes it over. Close is idempotent; afterwards Lock and
-// Unlock panic and the other methods return ErrClosed.
+// other processes until it is unlinked (or swept by the tracker). Calls
+// blocked in LockContext on l return ErrClosed, and Close returns once
+// they have. Closing a Lock this process holds leaves it held until the
+// process exits, when the next waiter takes it over. Close is idempotent;
+// afterwards Lock and Unlock panic and the other methods return ErrClosed.
 func (l *Lock) Close() error { return l.h.close() }
 
 // Unlink removes l's name, so no new process can open it; processes that

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"sync/atomic"
 	"time"
 
 	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/robust"
 	"github.com/multiproc/multiproc/internal/segment"
+	"github.com/multiproc/multiproc/internal/wait"
 )
 
 // lockHandle is what Lock and RLock share: one process's handle on a robust
@@ -23,10 +23,10 @@ type lockHandle struct {
 	off  int           // byte offset of the record in that file
 	file *segment.File // the mapped file
 	obj  *segment.Object
-	mu   *robust.Mutex // robust.Closed() after close
+	mu   *robust.Mutex
+	life wait.Handle // the close contract (sem/doc.go)
 
-	own    bool // the file is ours to close (else borrowed)
-	closed atomic.Bool
+	own bool // the file is ours to close (else borrowed)
 }
 
 // createLockObject makes a new object of kind k whose payload begins with a
@@ -65,20 +65,21 @@ func (h *lockHandle) initOwn(obj *segment.Object) {
 // that belongs to someone else: h never closes it.
 func (h *lockHandle) initBorrowed(f *segment.File, kind layout.Kind, off int) {
 	h.name, h.kind, h.off, h.file = f.Name, kind, off, f
-	h.mu = robust.Attach(f, off)
+	h.life.Init()
+	h.mu = robust.Attach(f, off, &h.life)
 }
 
-// m is the handle's mutex: the record's, or, after close, robust.Closed(),
-// on which every fast path fails (so fast paths need no closed check).
-// Like an *os.File, a handle must not be closed while other goroutines
-// still use it; closing after them is what the swap is for.
+// m is the handle's mutex.
 func (h *lockHandle) m() *robust.Mutex { return h.mu }
 
+// closed reports whether Close was called: one load, the fast paths' only
+// check.
+func (h *lockHandle) closed() bool { return h.life.Closed() }
+
 func (h *lockHandle) close() error {
-	if h.closed.Swap(true) {
+	if !h.life.Close(h.mu.Kick) {
 		return nil
 	}
-	h.mu = robust.Closed()
 	if !h.own {
 		return nil
 	}
@@ -99,7 +100,7 @@ func (h *lockHandle) errorf(what string, err error) error {
 
 // checkOpen returns ErrClosed, wrapped with the name, after Close.
 func (h *lockHandle) checkOpen(what string) error {
-	if h.closed.Load() {
+	if h.closed() {
 		return h.errorf(what, ErrClosed)
 	}
 	return nil
@@ -116,7 +117,7 @@ func (h *lockHandle) unlockError(what string, err error) error {
 }
 
 func (h *lockHandle) state() LockState {
-	if h.closed.Load() {
+	if h.closed() {
 		return LockState{}
 	}
 	st := h.m().State()
@@ -138,7 +139,7 @@ func (h *lockHandle) lockError(what string, err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, ErrOwnerDead), errors.Is(err, ErrNotRecoverable), errors.Is(err, ErrNotOwner):
+	case errors.Is(err, ErrOwnerDead), errors.Is(err, ErrNotRecoverable), errors.Is(err, ErrNotOwner), errors.Is(err, ErrClosed):
 		return h.errorf(what, err)
 	}
 	return err

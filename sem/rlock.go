@@ -122,7 +122,7 @@ func (r *RLock) took() {
 // without waiting, and reports whether it did. Like Lock, it takes over
 // (and marks consistent) a dead owner's lock.
 func (r *RLock) TryLock() bool {
-	if r.h.closed.Load() {
+	if r.h.closed() {
 		return false
 	}
 	if r.owned() {

@@ -1,56 +1,33 @@
 package sem
 
-// A Semaphore handle adds three things to the shared protocol of
-// internal/posixsem (glibc's sem_post/sem_wait, which C and Python follow
-// too):
-//
-//   - A gate: at most semSleepers goroutines per handle sleep in the
-//     kernel, each holding an OS thread; the others park in the Go
-//     scheduler on the gate and try for a token when they get through it.
-//     A goroutine queued at the gate is not registered in nwaiters; posts
-//     wake the registered sleepers, and every sleeper that leaves (with a
-//     token or not) lets the next goroutine through, which first tries the
-//     fast path.
-//   - Its own mapping of the semaphore, which lives exactly as long as the
-//     handle: it is unmapped by a cleanup once the handle is unreachable.
-//     Every method keeps the handle alive until its last access to the
-//     mapping, so no call, however it races with Close, can touch
-//     unmapped memory, and the fast paths pay for that with one plain load
-//     of the closed flag instead of a use count.
-//     (The simpler "unmap in Close" needs every call counted in and out
-//     around its atomic op: four more locked instructions per
-//     Acquire+Release pair, which measured 2.5 times the whole pair.)
-//   - Close: it sets closed (later calls fail with ErrClosed), closes the
-//     closing channel (which releases goroutines at the gate and tells
-//     sleepers to leave), kicks the sleepers awake until the gate is empty,
-//     and closes the file, dropping the liveness flock at once.
+// A Semaphore handle adds to the shared protocol of internal/posixsem
+// (glibc's sem_post/sem_wait, which C and Python follow too) only what
+// every multiproc handle has (internal/wait): this process's gate for the
+// semaphore, through which one goroutine at a time sleeps in the kernel
+// while the others park in the Go scheduler (a goroutine queued at the gate
+// is not registered in nwaiters; posts wake the registered sleeper, which
+// takes its token and hands the gate to the next goroutine, which tries for
+// a token before it sleeps), and the close contract.
 
 import (
 	"context"
 	"fmt"
 	"io/fs"
 	"runtime"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/posixsem"
 	"github.com/multiproc/multiproc/internal/proc"
 	"github.com/multiproc/multiproc/internal/segment"
 	"github.com/multiproc/multiproc/internal/track"
+	"github.com/multiproc/multiproc/internal/wait"
 )
 
 // ValueMax is SEM_VALUE_MAX, the largest value a semaphore can hold
 // (Python's multiprocessing.synchronize.SEM_VALUE_MAX).
 const ValueMax = posixsem.ValueMax
-
-// semSleepers is how many goroutines of one handle may sleep in the kernel
-// at once.
-const semSleepers = 4
 
 // A Semaphore is a counting semaphore shared between processes: Python's
 // multiprocessing.Semaphore and BoundedSemaphore, stored as a named POSIX
@@ -74,18 +51,17 @@ const semSleepers = 4
 // Methods are safe for concurrent use, Close included. The semaphore
 // itself lives until it is unlinked.
 type Semaphore struct {
-	file  *segment.File
+	file  *segment.File // holds the mapping p lives in
 	p     posixsem.Sem
 	name  string // "/NAME", the form sem_open takes
 	kind  layout.Kind
 	bound uint32
-
-	closed    atomic.Bool
-	gate      chan struct{} // a token per goroutine allowed to sleep in the kernel
-	closing   chan struct{} // closed by Close
-	closeOnce sync.Once
-	closeErr  error
+	gate  *wait.Gate // this process's gate for the semaphore
+	life  wait.Handle
 }
+
+// semGates holds each semaphore's gate in this process.
+var semGates wait.Registry[wait.Gate]
 
 // NewSemaphore creates a semaphore with value tokens (0 ≤ value ≤
 // ValueMax). Options: Name (default: a generated "mpgo_sem_…"),
@@ -165,36 +141,18 @@ func OpenBoundedSemaphore(name string, opts ...Option) (*Semaphore, error) {
 	return openSemaphore(name, semBoundedOnly, collect(opts))
 }
 
-// newSemaphore makes the handle for f, whose sem_t has been validated. The
-// handle maps the semaphore a second time, for itself: that mapping is
-// released only when the handle is garbage (see the top of this file),
-// while f (and with it the liveness flock) is closed by Close. On error
-// the caller still owns f.
+// newSemaphore makes the handle for f, whose sem_t has been validated.
 func newSemaphore(f *segment.File, name string, kind layout.Kind, bound uint32) (*Semaphore, error) {
-	mem, err := unix.Mmap(f.Fd(), 0, posixsem.Size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
-	if err != nil {
-		return nil, &fs.PathError{Op: "mmap", Path: f.Path(), Err: err}
-	}
 	s := &Semaphore{
-		file:    f,
-		p:       posixsem.At(mem, f.Dev, f.Ino),
-		name:    "/" + name,
-		kind:    kind,
-		bound:   bound,
-		gate:    make(chan struct{}, semSleepers),
-		closing: make(chan struct{}),
+		file:  f,
+		p:     posixsem.At(f.Bytes(), f.Dev, f.Ino),
+		name:  "/" + name,
+		kind:  kind,
+		bound: bound,
+		gate:  semGates.Get(wait.Key{Dev: f.Dev, Ino: f.Ino}),
 	}
-	runtime.AddCleanup(s, func(r semResources) {
-		unix.Munmap(r.mem)
-		r.file.Close()
-	}, semResources{mem, f})
+	s.life.Init()
 	return s, nil
-}
-
-// semResources is what a handle's cleanup releases.
-type semResources struct {
-	mem  []byte
-	file *segment.File
 }
 
 func (s *Semaphore) errClosed(op string) error {
@@ -208,7 +166,7 @@ func (s *Semaphore) errClosed(op string) error {
 // that races with a Release never loses the token or a wake-up another
 // waiter needed. ErrClosed after Close.
 func (s *Semaphore) Acquire(ctx context.Context) error {
-	if !s.closed.Load() && s.p.TryWaitOnce() {
+	if !s.life.Closed() && s.p.TryWaitOnce() {
 		runtime.KeepAlive(s) // the mapping lives as long as s
 		return nil
 	}
@@ -217,26 +175,18 @@ func (s *Semaphore) Acquire(ctx context.Context) error {
 
 func (s *Semaphore) acquireSlow(ctx context.Context) error {
 	defer runtime.KeepAlive(s)
-	if s.closed.Load() {
-		return s.errClosed("acquire")
-	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	select {
-	case s.gate <- struct{}{}:
-	default:
-		select {
-		case s.gate <- struct{}{}:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-s.closing:
-			return s.errClosed("acquire")
-		}
+	if s.life.Closed() {
+		return s.errClosed("acquire")
 	}
-	err := s.p.Wait(ctx, s.closing)
-	<-s.gate
-	if err == posixsem.ErrStopped {
+	held, err := s.gate.Enter(ctx, &s.life, nil)
+	if held {
+		err = s.p.Wait(ctx, &s.life, s)
+		s.gate.Leave()
+	}
+	if err == wait.ErrClosed {
 		return s.errClosed("acquire")
 	}
 	return err
@@ -245,7 +195,7 @@ func (s *Semaphore) acquireSlow(ctx context.Context) error {
 // TryAcquire takes a token if one is available now and reports whether it
 // did. It never blocks; false after Close.
 func (s *Semaphore) TryAcquire() bool {
-	ok := !s.closed.Load() && s.p.TryWait()
+	ok := !s.life.Closed() && s.p.TryWait()
 	runtime.KeepAlive(s)
 	return ok
 }
@@ -263,7 +213,7 @@ func (s *Semaphore) ReleaseN(n int) error {
 	if n < 1 || n > ValueMax {
 		return fmt.Errorf("%w: release of %d tokens: must be from 1 to %d", ErrInvalidArgument, n, ValueMax)
 	}
-	if s.closed.Load() {
+	if s.life.Closed() {
 		return s.errClosed("release")
 	}
 	err := s.p.Post(uint32(n), s.bound)
@@ -289,7 +239,7 @@ func (s *Semaphore) releaseError(n int, err error) error {
 // Value returns the number of tokens available now (sem_getvalue); 0 after
 // Close. It is a snapshot: other processes may change it at once.
 func (s *Semaphore) Value() int {
-	if s.closed.Load() {
+	if s.life.Closed() {
 		return 0
 	}
 	v := s.p.Value()
@@ -303,7 +253,7 @@ func (s *Semaphore) Value() int {
 // costs every later Release one needless wake-up system call and nothing
 // else. Goroutines queued behind this handle's gate are not counted.
 func (s *Semaphore) Waiters() int {
-	if s.closed.Load() {
+	if s.life.Closed() {
 		return 0
 	}
 	w := s.p.Waiters()
@@ -322,30 +272,21 @@ func (s *Semaphore) Bounded() bool { return s.kind == layout.KindBounded }
 // BoundedSemaphore, ValueMax otherwise (Python's SemLock.maxvalue).
 func (s *Semaphore) MaxValue() int { return int(s.bound) }
 
-// Close releases this handle: calls blocked in Acquire return ErrClosed,
-// later calls fail with ErrClosed (TryAcquire returns false, Value and
-// Waiters 0), and the file is closed, so this process no longer counts as
-// holding it. A call racing with Close either completes normally or fails
-// with ErrClosed; it can never touch unmapped memory, because the
-// handle's 32-byte mapping is released only when the handle itself is
-// garbage. The semaphore stays until Unlink or the tracker removes it.
-// Close is idempotent.
+// Close releases this handle: calls blocked in Acquire return ErrClosed
+// (Close returns once they have), later calls fail with ErrClosed
+// (TryAcquire returns false, Value and Waiters 0), and the file is closed,
+// so this process no longer counts as holding it. A call racing with Close
+// either completes normally or fails with ErrClosed; it can never touch
+// unmapped memory (the mapping goes when the handle is garbage). The
+// semaphore stays until Unlink or the tracker removes it. Close is
+// idempotent.
 func (s *Semaphore) Close() error {
-	s.closeOnce.Do(func() {
-		s.closed.Store(true)
-		close(s.closing)
-		// Sleepers in the kernel see closing once woken. One may have
-		// checked closing just before it closed and be entering its sleep
-		// now, so kick until the gate is empty; sleepers of other
-		// processes see spurious wake-ups and sleep again.
-		for len(s.gate) > 0 {
-			s.p.Kick()
-			time.Sleep(time.Millisecond)
-		}
-		s.closeErr = s.file.Close()
-	})
-	runtime.KeepAlive(s)
-	return s.closeErr
+	defer runtime.KeepAlive(s)
+	// Sleepers of other processes see a spurious wake-up and sleep again.
+	if !s.life.Close(s.p.Kick) {
+		return nil
+	}
+	return s.file.Close()
 }
 
 // Unlink removes the semaphore's name (sem_unlink), before or after Close:

@@ -11,7 +11,6 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/multiproc/multiproc/internal/posixsem"
 	"github.com/multiproc/multiproc/internal/proctest"
 	"github.com/multiproc/multiproc/sem"
 	"github.com/multiproc/multiproc/shm"
@@ -333,7 +332,7 @@ func TestCancelStormAcrossProcessesLosesNoToken(t *testing.T) {
 // sem-patient NAME K: with kernel sleeps of a minute (so only wake-ups can
 // end them), takes K tokens one by one; prints "waiting" first.
 func semPatientRole(args []string) error {
-	posixsem.PollInterval = time.Minute
+	sem.SetPollInterval(time.Minute)
 	s, err := sem.OpenSemaphore(args[0])
 	if err != nil {
 		return err
@@ -352,7 +351,7 @@ func semPatientRole(args []string) error {
 // sem-impatient NAME MS: for MS milliseconds, Acquire with tiny timeouts
 // and cancellations in 8 goroutines, handing back every token it gets.
 func semImpatientRole(args []string) error {
-	posixsem.PollInterval = time.Minute
+	sem.SetPollInterval(time.Minute)
 	s, err := sem.OpenSemaphore(args[0])
 	if err != nil {
 		return err

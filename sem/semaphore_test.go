@@ -44,9 +44,8 @@ func semFile(name string) string { return segment.Path("sem." + strings.TrimLeft
 // semSlowPoll makes kernel sleeps long, so a prompt return proves a wake-up
 // (not a poll) ended the sleep.
 func semSlowPoll(t *testing.T) {
-	old := posixsem.PollInterval
-	posixsem.PollInterval = time.Minute
-	t.Cleanup(func() { posixsem.PollInterval = old })
+	old := sem.SetPollInterval(time.Minute)
+	t.Cleanup(func() { sem.SetPollInterval(old) })
 }
 
 // semWaitUntil polls state that another party changes (a semaphore's waiter

@@ -28,7 +28,7 @@ func initLock([]byte) {}
 // attachLock attaches to the lock record at payload offset off of obj.
 func attachLock(obj *segment.Object, off int) (*objLock, error) {
 	return &objLock{
-		m:    robust.Attach(obj.File, layout.HeaderSize+off),
+		m:    robust.Attach(obj.File, layout.HeaderSize+off, nil),
 		pub:  semlink.WrapLock(obj.File, obj.Header.Kind, layout.HeaderSize+off).(*sem.Lock),
 		file: obj.Name,
 	}, nil

@@ -21,7 +21,7 @@ func TestInspectReadsValueWaitersAndTrailer(t *testing.T) {
 	done := make(chan error, 1)
 	for s.TryWait() {
 	}
-	go func() { done <- s.Wait(context.Background(), nil) }()
+	go func() { done <- s.Wait(context.Background(), nil, nil) }()
 	waitUntil(t, "the waiter registers", func() bool { return s.Waiters() == 1 })
 	info, err := Inspect(f.Name)
 	if err != nil {

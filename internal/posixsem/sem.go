@@ -26,15 +26,16 @@ package posixsem
 //   - Bounded release: the post CAS also refuses when the value would pass
 //     the bound, so the check and the increment are one atomic step and a
 //     refused release changes nothing (Python checks, then posts).
-//   - Bounded sleeps: every FUTEX_WAIT ends after PollInterval at most, so
-//     a wake that went astray (a poster killed between its CAS and its
-//     wake, or a glibc waiter that was woken and then timed out without
-//     taking the token) delays a Go waiter by one interval, never forever.
-//   - Cancellation: the first sleep lasts at most firstSlice (1 ms), and a
-//     cancellation during it is seen when it ends. A waiter that sleeps
-//     longer arms a kick: cancelling its context wakes the sleepers on the
-//     word (they re-check; spurious wakes are part of the futex contract).
-//     Either way the cancelled waiter unregisters. If a post chose it for its one
+//   - Waiting follows the one core (internal/wait): a short spin before
+//     registering (a token that appears meanwhile is taken without any
+//     system call on either side: the poster sees no waiter), then sleeps
+//     bounded by the poll interval, so a wake that went astray (a poster
+//     killed between its CAS and its wake, or a glibc waiter that was woken
+//     and then timed out without taking the token) delays a Go waiter by
+//     one interval, never forever.
+//   - Cancellation: a cancelled context kicks the sleepers on the word
+//     (they re-check; spurious wakes are part of the futex contract), and
+//     the cancelled waiter unregisters. If a post chose it for its one
 //     wake-up, that wake-up is passed on: unregistering leaves the token in
 //     place and, when tokens and other registered waiters remain, wakes one
 //     of them. The simpler "just subtract 1<<32" of glibc strands that
@@ -50,12 +51,12 @@ import (
 	"context"
 	"errors"
 	"sync/atomic"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/multiproc/multiproc/internal/futex"
+	"github.com/multiproc/multiproc/internal/wait"
 )
 
 // Fields of the data word; who changes them: posters add to the value,
@@ -67,24 +68,8 @@ const (
 	waiterShift = 32
 )
 
-// PollInterval bounds every kernel sleep after the first, which firstSlice
-// bounds (see the protocol above).
-var PollInterval = 250 * time.Millisecond
-
-// Spin is how many times a waiter re-reads the value before it registers
-// and sleeps. A token that appears within the spin is taken without any
-// system call on either side (the poster sees no waiter and does not wake).
-// Measured on 2 cores (bench/semaphore_test.go): 0 and 100 are alike on the
-// contended counter; 10,000 and more make the 2-process ping-pong 2 to 4
-// times slower, because the spinner takes the CPU the other side needs.
-// Keep it short.
-var Spin = 100
-
 // ErrAboveBound is returned by Post when the value would pass the bound.
 var ErrAboveBound = errors.New("posixsem: value would pass the bound")
-
-// ErrStopped is returned by Wait when its stop channel closed.
-var ErrStopped = errors.New("posixsem: wait stopped")
 
 // Sem is a semaphore in a mapping. The mapping must outlive every call.
 type Sem struct {
@@ -165,35 +150,27 @@ func (s Sem) Post(n, bound uint32) error {
 }
 
 // Wait takes a token, sleeping while there is none, until ctx is done
-// (ctx.Err(), or context.DeadlineExceeded as soon as the deadline passes)
-// or stop is closed (ErrStopped). Without a token available it never
-// succeeds after ctx is done; with one, it may. Errors from the futex call
-// itself (a bug: the mapping is gone) are returned after unregistering.
-func (s Sem) Wait(ctx context.Context, stop <-chan struct{}) error {
+// (ctx.Err()) or the handle h is closed (wait.ErrClosed; h may be nil). Without a token
+// available it never succeeds after ctx is done; with one, it may. keep
+// must keep the mapping alive (the caller's handle). Errors from the futex
+// call itself (a bug: the mapping is gone) are returned after
+// unregistering.
+func (s Sem) Wait(ctx context.Context, h *wait.Handle, keep any) error {
 	if s.TryWait() {
 		return nil
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	for i := 0; i < Spin; i++ {
-		if atomic.LoadUint64(s.data)&valueMask != 0 && s.TryWait() {
-			return nil
-		}
+	if wait.SpinUntil(func() bool { return atomic.LoadUint64(s.data)&valueMask != 0 && s.TryWait() }) {
+		return nil
 	}
-	return s.waitSlow(ctx, stop)
+	return s.waitSlow(ctx, h, keep)
 }
 
-func (s Sem) waitSlow(ctx context.Context, stop <-chan struct{}) error {
-	deadline, hasDeadline := ctx.Deadline()
-	slice, first := firstSlice, true
-	var k *kick
-	defer func() {
-		if k != nil {
-			k.disarm()
-		}
-	}()
-
+func (s Sem) waitSlow(ctx context.Context, h *wait.Handle, keep any) error {
+	sl := wait.NewSleeper(ctx, s.word(), keep, h)
+	defer sl.Stop()
 	d := atomic.AddUint64(s.data, waitersOne) - waitersOne // register
 	for {
 		if d&valueMask != 0 {
@@ -204,72 +181,11 @@ func (s Sem) waitSlow(ctx context.Context, stop <-chan struct{}) error {
 			d = atomic.LoadUint64(s.data)
 			continue
 		}
-		if err := ctx.Err(); err != nil {
-			s.unregister()
-			return err
-		}
-		select {
-		case <-stop:
-			s.unregister()
-			return ErrStopped
-		default:
-		}
-		if !first && k == nil && ctx.Done() != nil {
-			k = s.arm(ctx)
-		}
-		until := time.Now().Add(slice)
-		if hasDeadline && deadline.Before(until) {
-			until = deadline
-		}
-		switch err := futex.Wait(s.word(), 0, until); {
-		case err == futex.ErrTimeout:
-			if hasDeadline && !time.Now().Before(deadline) {
-				s.unregister()
-				return context.DeadlineExceeded
-			}
-			slice, first = PollInterval, false
-		case err != nil:
+		if _, err := sl.Sleep(0); err != nil {
 			s.unregister()
 			return err
 		}
 		d = atomic.LoadUint64(s.data)
-	}
-}
-
-// firstSlice bounds a waiter's first kernel sleep. Most hand-offs end
-// within it, and during it a cancellation is noticed when it ends; only a
-// waiter that sleeps longer arms the kick below (it costs about as much as
-// a hand-off itself: a context registration and a channel). A variable
-// only for tests.
-var firstSlice = time.Millisecond
-
-// A kick wakes the sleepers on a semaphore's word when a context is
-// cancelled, so a cancelled waiter returns at once.
-type kick struct {
-	stop func() bool
-	done chan struct{}
-}
-
-// arm makes a cancellation of ctx wake the sleepers on the word, this
-// waiter among them; they re-check their state (spurious wake-ups are part
-// of the futex contract). A deadline needs no kick: the futex timeout is
-// the deadline.
-func (s Sem) arm(ctx context.Context) *kick {
-	k := &kick{done: make(chan struct{})}
-	k.stop = context.AfterFunc(ctx, func() {
-		defer close(k.done)
-		if ctx.Err() == context.Canceled {
-			futex.WakeAll(s.word())
-		}
-	})
-	return k
-}
-
-// disarm cancels the kick, or waits for it to finish if it has started:
-// the mapping may be unmapped once the waiter has returned.
-func (k *kick) disarm() {
-	if !k.stop() {
-		<-k.done
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/proctest"
 	"github.com/multiproc/multiproc/internal/segment"
+	"github.com/multiproc/multiproc/internal/wait"
 )
 
 // newSem creates a semaphore file in /dev/shm, removed when the test ends.
@@ -36,9 +37,8 @@ func newSem(t *testing.T, value uint32, kind layout.Kind, bound uint32) (Sem, *s
 // slowPoll makes the bounded sleeps long, so a test passing quickly shows
 // a wake-up arrived, not a poll.
 func slowPoll(t *testing.T) {
-	old := PollInterval
-	PollInterval = time.Minute
-	t.Cleanup(func() { PollInterval = old })
+	old := wait.SetPollInterval(time.Minute)
+	t.Cleanup(func() { wait.SetPollInterval(old) })
 }
 
 // waitUntil polls cond (state in shared memory that only another party
@@ -107,7 +107,7 @@ func TestWaitWakesOnPost(t *testing.T) {
 	slowPoll(t)
 	s, _ := newSem(t, 0, layout.KindSemaphore, ValueMax)
 	done := make(chan error, 1)
-	go func() { done <- s.Wait(context.Background(), nil) }()
+	go func() { done <- s.Wait(context.Background(), nil, nil) }()
 	waitUntil(t, "the waiter registers", func() bool { return s.Waiters() == 1 })
 	if err := s.Post(1, ValueMax); err != nil {
 		t.Fatal(err)
@@ -126,7 +126,7 @@ func TestWaitDeadlineReturnsPromptlyAndUnregisters(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	err := s.Wait(ctx, nil)
+	err := s.Wait(ctx, nil, nil)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Wait = %v", err)
 	}
@@ -143,11 +143,11 @@ func TestWaitCancelReturnsPromptlyAndUnregisters(t *testing.T) {
 	s, _ := newSem(t, 0, layout.KindSemaphore, ValueMax)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- s.Wait(ctx, nil) }()
+	go func() { done <- s.Wait(ctx, nil, nil) }()
 	waitUntil(t, "the waiter registers", func() bool { return s.Waiters() == 1 })
-	// Let the first (1 ms) sleep pass: from then on only the kick that
-	// cancel arms can end the minute-long sleep promptly.
-	time.Sleep(20 * firstSlice)
+	// Let it sleep: only the kick that cancel arms can end the
+	// minute-long sleep promptly.
+	time.Sleep(20 * time.Millisecond)
 	cancel()
 	select {
 	case err := <-done:
@@ -162,16 +162,16 @@ func TestWaitCancelReturnsPromptlyAndUnregisters(t *testing.T) {
 	}
 }
 
-func TestWaitStops(t *testing.T) {
+func TestWaitEndsWhenTheHandleCloses(t *testing.T) {
 	slowPoll(t)
 	s, _ := newSem(t, 0, layout.KindSemaphore, ValueMax)
-	stop := make(chan struct{})
+	var h wait.Handle
+	h.Init()
 	done := make(chan error, 1)
-	go func() { done <- s.Wait(context.Background(), stop) }()
+	go func() { done <- s.Wait(context.Background(), &h, nil) }()
 	waitUntil(t, "the waiter registers", func() bool { return s.Waiters() == 1 })
-	close(stop)
-	s.Kick()
-	if err := <-done; !errors.Is(err, ErrStopped) {
+	h.Close(s.Kick)
+	if err := <-done; !errors.Is(err, wait.ErrClosed) {
 		t.Fatalf("Wait = %v", err)
 	}
 	if s.Waiters() != 0 {
@@ -186,13 +186,10 @@ func TestWaitStops(t *testing.T) {
 // CAS is done without the wake), then its unregistering must wake B.
 func TestCancelPassesSwallowedWakeToNextWaiter(t *testing.T) {
 	slowPoll(t)
-	oldFirst := firstSlice
-	firstSlice = time.Minute // B sleeps until woken, from its first sleep on
-	t.Cleanup(func() { firstSlice = oldFirst })
 	s, _ := newSem(t, 0, layout.KindSemaphore, ValueMax)
 	atomic.AddUint64(s.data, waitersOne) // waiter A registers
 	done := make(chan error, 1)
-	go func() { done <- s.Wait(context.Background(), nil) }() // B
+	go func() { done <- s.Wait(context.Background(), nil, nil) }() // B
 	waitUntil(t, "B registers", func() bool { return s.Waiters() == 2 })
 	atomic.AddUint64(s.data, 1) // a post whose wake-up went to A
 	s.unregister()              // A cancels
@@ -243,7 +240,7 @@ func TestCancelStormKeepsTokensExact(t *testing.T) {
 				if j%3 == 0 {
 					go cancel()
 				}
-				if err := s.Wait(ctx, nil); err == nil {
+				if err := s.Wait(ctx, nil, nil); err == nil {
 					took.Add(1)
 				}
 				cancel()

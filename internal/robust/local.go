@@ -3,127 +3,94 @@
 package robust
 
 import (
-	"runtime"
 	"sync"
 	"sync/atomic"
-	"weak"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/multiproc/multiproc/internal/proc"
+	"github.com/multiproc/multiproc/internal/wait"
 )
 
-// A gate is this process's waiting room for one lock record: the goroutine
-// that holds ch (capacity 1) is the only one of this process that spins or
-// sleeps in the kernel on the record; the others park on ch, where a
-// cancelled context can reach them. There is exactly one gate per (device,
-// inode, offset) in a process, so two opens of the same lock share it.
-type gate struct {
-	ch    chan struct{}
+// local is this process's state for one lock record, shared by every
+// handle on it in the process (one per device, inode and offset): the
+// sleeper gate, the "taken over, not repaired" mark, the reentrant lock's
+// owner and depth, and the race detector's sync address.
+type local struct {
+	gate  wait.Gate
 	dirty atomic.Bool // this process took the lock over and has not marked it consistent
 	local Local
 	race  byte // the race detector's sync address (race.go)
 }
 
-// owing keeps the gates of locks this process took over and has not yet
-// repaired reachable: the mark lives in the gate, and gates are held only
-// weakly, so without this a process that closed every handle on such a
-// lock, then reopened and unlocked it, would release it instead of
-// poisoning it.
+var locals wait.Registry[local]
+
+func localFor(k wait.Key) *local { return locals.Get(k) }
+
+// owing keeps the local state of locks this process took over and has not
+// yet repaired reachable: the mark lives there, and the registry holds
+// entries only weakly, so without this a process that closed every handle
+// on such a lock, then reopened and unlocked it, would release it instead
+// of poisoning it.
 var owing struct {
 	sync.Mutex
-	m map[*gate]struct{}
+	m map[*local]struct{}
 }
 
 // markDirty records that this process took the lock over (see tookOver).
-func (g *gate) markDirty() {
+func (l *local) markDirty() {
 	owing.Lock()
 	defer owing.Unlock()
 	if owing.m == nil {
-		owing.m = make(map[*gate]struct{})
+		owing.m = make(map[*local]struct{})
 	}
-	owing.m[g] = struct{}{}
-	g.dirty.Store(true)
+	owing.m[l] = struct{}{}
+	l.dirty.Store(true)
 }
 
 // clearDirty clears the mark and reports whether it was set.
-func (g *gate) clearDirty() bool {
-	if !g.dirty.Load() {
+func (l *local) clearDirty() bool {
+	if !l.dirty.Load() {
 		return false
 	}
 	owing.Lock()
 	defer owing.Unlock()
-	delete(owing.m, g)
-	return g.dirty.Swap(false)
-}
-
-type gateKey struct {
-	dev, ino uint64
-	off      int
-}
-
-// gates maps keys to live gates. Entries are weak: a gate lives as long as
-// some Mutex refers to it, and a cleanup removes its entry afterwards.
-var gates struct {
-	sync.Mutex
-	m map[gateKey]weak.Pointer[gate]
-}
-
-func gateFor(k gateKey) *gate {
-	gates.Lock()
-	defer gates.Unlock()
-	if g := gates.m[k].Value(); g != nil {
-		return g
-	}
-	if gates.m == nil {
-		gates.m = make(map[gateKey]weak.Pointer[gate])
-	}
-	g := &gate{ch: make(chan struct{}, 1)}
-	wp := weak.Make(g)
-	gates.m[k] = wp
-	runtime.AddCleanup(g, func(k gateKey) {
-		gates.Lock()
-		defer gates.Unlock()
-		if gates.m[k].Value() == nil {
-			delete(gates.m, k)
-		}
-	}, k)
-	return g
+	delete(owing.m, l)
+	return l.dirty.Swap(false)
 }
 
 // liveness keeps a pidfd for each owner this process has verified alive
-// (pid and start time, by proc.Alive). Later checks of the same owner are
-// then one poll of its pidfd: readable means it has exited (zombies
-// included). So waiters under heavy contention, where the owner changes at
-// every handoff, pay a full /proc check once per owner, and a death is seen
-// by the next check after it, never hidden by a cache.
+// (pid and tag, by proc.Alive). Later checks of the same owner are then one
+// poll of its pidfd: readable means it has exited (zombies included). So
+// waiters under heavy contention, where the owner changes at every handoff,
+// pay a full /proc check once per owner, and a death is seen by the next
+// check after it, never hidden by a cache.
 var liveness struct {
 	sync.Mutex
-	fds map[uint64]int // owner word (no waiters bit) → pidfd
+	fds map[uint64]int // owner identity (no flags) → pidfd
 }
 
 // maxPidfds bounds the pidfds kept; past it they are all closed.
 const maxPidfds = 64
 
-// ownerAlive reports whether the owner recorded in w is alive. Our own
-// process (same pid and start time) is alive by definition.
-func ownerAlive(w, me uint64) bool {
-	owner := w &^ wordWaiters
-	if owner == me {
+// alive reports whether the process with identity id (pid | tag<<32, no
+// flags) is alive. Our own process (id == me) is alive by definition.
+func alive(id, me uint64) bool {
+	if id == me {
 		return true
 	}
-	if owner&wordPoisoned != 0 {
+	pid, tag := int(id&wordPIDMask), uint32(id>>32)
+	if pid == 0 {
 		return false
 	}
-	pid, start32 := int(owner&wordPIDMask), uint32(owner>>32)
 	liveness.Lock()
 	defer liveness.Unlock()
-	if fd, ok := liveness.fds[owner]; ok {
+	if fd, ok := liveness.fds[id]; ok {
 		if !exited(fd) {
 			return true
 		}
 		unix.Close(fd)
-		delete(liveness.fds, owner)
+		delete(liveness.fds, id)
 		return false
 	}
 	// Open the pidfd first: if the owner is alive after it, the pidfd is
@@ -132,7 +99,7 @@ func ownerAlive(w, me uint64) bool {
 	if err == unix.ESRCH {
 		return false
 	}
-	if !proc.Alive(pid, start32) {
+	if !proc.Alive(pid, tag) {
 		if err == nil {
 			unix.Close(fd)
 		}
@@ -145,9 +112,28 @@ func ownerAlive(w, me uint64) bool {
 			}
 			liveness.fds = make(map[uint64]int)
 		}
-		liveness.fds[owner] = fd
+		liveness.fds[id] = fd
 	}
 	return true
+}
+
+// SelfID is this process's identity word, pid | tag<<32: what a lock word
+// holds for its owner, and what other shared tables (a barrier's parties,
+// a condition's waiter slots) record for a process.
+func SelfID() uint64 { return selfWord() }
+
+// Alive reports whether the process with identity word id is alive, with
+// the pidfd cache that lock waiters use (see liveness). Our own process is
+// alive by definition; 0 is nobody.
+func Alive(id uint64) bool { return alive(id&^(wordFlags|wordPoisoned), selfWord()) }
+
+// ownerAlive reports whether the owner recorded in the word w is alive. A
+// poisoned word has no owner.
+func ownerAlive(w, me uint64) bool {
+	if w&wordPoisoned != 0 {
+		return false
+	}
+	return alive(owner(w), me)
 }
 
 // exited reports whether the process behind pidfd has terminated.

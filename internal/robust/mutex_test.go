@@ -20,6 +20,7 @@ import (
 	"github.com/multiproc/multiproc/internal/proc"
 	"github.com/multiproc/multiproc/internal/proctest"
 	"github.com/multiproc/multiproc/internal/segment"
+	"github.com/multiproc/multiproc/internal/wait"
 )
 
 func TestMain(m *testing.M) { proctest.Main(m) }
@@ -39,7 +40,7 @@ func roleLockExit(args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := Attach(f, 0).Lock(context.Background()); err != nil {
+	if err := Attach(f, 0, nil).Lock(context.Background()); err != nil {
 		return err
 	}
 	os.Exit(0)
@@ -102,7 +103,7 @@ func roleIncr(args []string) error {
 	}
 	defer f.Close()
 	n, _ := strconv.Atoi(args[1])
-	m := Attach(f, 0)
+	m := Attach(f, 0, nil)
 	c := counter(f)
 	for range n {
 		if err := m.Lock(context.Background()); err != nil {
@@ -122,7 +123,7 @@ func roleHold(args []string) error {
 	if err != nil {
 		return err
 	}
-	m := Attach(f, 0)
+	m := Attach(f, 0, nil)
 	if err := m.Lock(context.Background()); err != nil {
 		return err
 	}
@@ -131,18 +132,22 @@ func roleHold(args []string) error {
 	return nil
 }
 
-// roleLockOnce: args name, poll interval. Lock (printing "waiting" first),
-// print "locked <err>", unlock, exit.
+// roleLockOnce: args name, poll interval[, "normal" for no starvation
+// mode]. Lock (printing "waiting" first), print "locked <err>", unlock,
+// exit.
 func roleLockOnce(args []string) error {
+	if len(args) > 2 && args[2] == "normal" {
+		starveAfter = time.Hour
+	}
 	f, err := openSeg(args[0])
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	d, _ := time.ParseDuration(args[1])
-	SetPollInterval(d)
-	SetSpin(0)
-	m := Attach(f, 0)
+	wait.SetPollInterval(d)
+	wait.SetSpin(0)
+	m := Attach(f, 0, nil)
 	fmt.Println("waiting")
 	err = m.Lock(context.Background())
 	fmt.Println("locked", err)
@@ -161,7 +166,7 @@ func roleVanish(args []string) error {
 	if err != nil {
 		return err
 	}
-	m := Attach(f, 0)
+	m := Attach(f, 0, nil)
 	if err := m.Lock(context.Background()); err != nil {
 		return err
 	}
@@ -176,7 +181,7 @@ func roleVanish(args []string) error {
 
 func TestZeroRecordIsUnlockedLock(t *testing.T) {
 	f := newSeg(t)
-	m := Attach(f, 64)
+	m := Attach(f, 64, nil)
 	ok, err := m.TryLock()
 	if !ok || err != nil {
 		t.Fatalf("TryLock on a zero record = %v, %v; want true, nil", ok, err)
@@ -200,7 +205,7 @@ func TestZeroRecordIsUnlockedLock(t *testing.T) {
 
 func TestUnlockOfUnlockedIsErrNotOwner(t *testing.T) {
 	f := newSeg(t)
-	m := Attach(f, 0)
+	m := Attach(f, 0, nil)
 	if err := m.Unlock(); err != ErrNotOwner {
 		t.Fatalf("Unlock of an unlocked lock = %v, want ErrNotOwner", err)
 	}
@@ -228,7 +233,7 @@ func TestAttachRefusesBadOffsets(t *testing.T) {
 					t.Errorf("Attach(off=%d): panic %v, want one naming the offset", off, r)
 				}
 			}()
-			Attach(f, off)
+			Attach(f, off, nil)
 		}()
 	}
 }
@@ -253,7 +258,7 @@ func TestCounterExactAcrossFourProcesses(t *testing.T) {
 	if got := *counter(f); got != procs*n {
 		t.Fatalf("counter = %d, want %d", got, procs*n)
 	}
-	if st := Attach(f, 0).State(); st.Locked || st.Waiters != 0 {
+	if st := Attach(f, 0, nil).State(); st.Locked || st.Waiters != 0 {
 		t.Fatalf("state after the run: %+v", st)
 	}
 }
@@ -262,7 +267,7 @@ func TestCounterExactWithGoroutinesAndProcesses(t *testing.T) {
 	f := newSeg(t)
 	const n = 5000
 	cs := proctest.StartN(t, 2, "robust-incr", f.Name, strconv.Itoa(n))
-	m := Attach(f, 0)
+	m := Attach(f, 0, nil)
 	c := counter(f)
 	var wg sync.WaitGroup
 	for range 4 {
@@ -288,7 +293,7 @@ func TestCounterExactWithGoroutinesAndProcesses(t *testing.T) {
 
 func TestOwnerKilledWhileHoldingIsTakenOver(t *testing.T) {
 	f := newSeg(t)
-	m := Attach(f, 0)
+	m := Attach(f, 0, nil)
 	c := proctest.Start(t, "robust-hold", f.Name)
 	c.WaitLine("holding")
 	st := m.State()
@@ -307,7 +312,7 @@ func TestOwnerKilledWhileHoldingIsTakenOver(t *testing.T) {
 		t.Fatalf("Lock after the owner's death = %v, want ErrOwnerDead", err)
 	}
 	if noticed > 2*time.Second {
-		t.Errorf("owner death noticed after %v; the poll interval is %v", noticed, DefaultPollInterval)
+		t.Errorf("owner death noticed after %v; the poll interval is %v", noticed, wait.DefaultPollInterval)
 	}
 	st = m.State()
 	if st.Consistency != Inconsistent || st.Takeovers != 1 || !m.HeldByUs() {
@@ -330,7 +335,7 @@ func TestOwnerKilledWhileHoldingIsTakenOver(t *testing.T) {
 
 func TestTryLockTakesOverDeadOwner(t *testing.T) {
 	f := newSeg(t)
-	m := Attach(f, 0)
+	m := Attach(f, 0, nil)
 	c := proctest.Start(t, "robust-hold", f.Name)
 	c.WaitLine("holding")
 	if ok, err := m.TryLock(); ok || err != nil {
@@ -347,7 +352,7 @@ func TestTryLockTakesOverDeadOwner(t *testing.T) {
 
 func TestUnlockWithoutRepairIsNotRecoverable(t *testing.T) {
 	f := newSeg(t)
-	m := Attach(f, 0)
+	m := Attach(f, 0, nil)
 	c := proctest.Start(t, "robust-hold", f.Name)
 	c.WaitLine("holding")
 	c.Kill()
@@ -383,7 +388,7 @@ func TestUnlockWithoutRepairIsNotRecoverable(t *testing.T) {
 
 func TestZombieOwnerIsDead(t *testing.T) {
 	f := newSeg(t)
-	m := Attach(f, 0)
+	m := Attach(f, 0, nil)
 	c := proctest.Start(t, "robust-zombie-parent", f.Name)
 	var pid int
 	fmt.Sscanf(c.WaitLine("zombie"), "zombie %d", &pid)
@@ -402,7 +407,7 @@ func TestZombieOwnerIsDead(t *testing.T) {
 
 func TestForgedStartTimeIsNotTheOwner(t *testing.T) {
 	f := newSeg(t)
-	m := Attach(f, 0)
+	m := Attach(f, 0, nil)
 	// A live process's pid with another start time: the pid was reused.
 	c := proctest.Start(t, "robust-hold", f.Name+"-absent") // fails to open: we only need a live pid
 	_ = c
@@ -434,7 +439,7 @@ func TestForgedStartTimeIsNotTheOwner(t *testing.T) {
 
 func TestLockContextTimeoutAndCancel(t *testing.T) {
 	f := newSeg(t)
-	m := Attach(f, 0)
+	m := Attach(f, 0, nil)
 	c := proctest.Start(t, "robust-hold", f.Name)
 	c.WaitLine("holding")
 
@@ -451,13 +456,13 @@ func TestLockContextTimeoutAndCancel(t *testing.T) {
 	ctx, cancel = context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- m.Lock(ctx) }()
-	waitFor(t, "the waiter to sleep", func() bool { return threadInFutexWait(os.Getpid(), m.futexWord()) })
+	waitFor(t, "the waiter to sleep", func() bool { return sleepersOnLock(os.Getpid(), m) > 0 })
 	start = time.Now()
 	cancel()
 	if err := <-done; err != context.Canceled {
 		t.Fatalf("cancelled Lock = %v", err)
 	}
-	if d := time.Since(start); d > DefaultPollInterval/2 {
+	if d := time.Since(start); d > wait.DefaultPollInterval/2 {
 		t.Errorf("cancel returned after %v; a cancel should wake the sleeper", d)
 	}
 	// Cancelled waiters leave the lock usable and uncounted.
@@ -476,9 +481,10 @@ func TestLockContextTimeoutAndCancel(t *testing.T) {
 }
 
 func TestCancelledWaiterDoesNotStrandNextWaiter(t *testing.T) {
+	normalModeOnly(t) // the child B, too, must not become an heir: see roleLockOnce
 	f := newSeg(t)
-	m := Attach(f, 0)
-	defer SetSpin(SetSpin(0))
+	m := Attach(f, 0, nil)
+	defer wait.SetSpin(wait.SetSpin(0))
 	if err := m.Lock(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -492,11 +498,11 @@ func TestCancelledWaiterDoesNotStrandNextWaiter(t *testing.T) {
 	}
 	defer func() { testHookAfterWait = nil }()
 	aDone := make(chan error, 1)
-	go func() { aDone <- Attach(f, 0).Lock(ctx) }()
+	go func() { aDone <- Attach(f, 0, nil).Lock(ctx) }()
 	waitFor(t, "waiter A to sleep", func() bool { return threadInFutexWait(os.Getpid(), m.futexWord()) })
 	// Waiter B (a child) sleeps second, with a poll interval so long that
 	// only a wake can reach it within the test.
-	b := proctest.Start(t, "robust-lock-once", f.Name, "1h")
+	b := proctest.Start(t, "robust-lock-once", f.Name, "1h", "normal")
 	b.WaitLine("waiting")
 	waitFor(t, "waiter B to sleep", func() bool { return threadInFutexWait(b.Pid(), nil) })
 	m.Unlock() // one wake: the kernel wakes A, the first sleeper
@@ -516,12 +522,12 @@ func TestOneSleeperPerProcess(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for range 100 {
-		wg.Go(func() { Attach(f, 0).Lock(ctx) })
+		wg.Go(func() { Attach(f, 0, nil).Lock(ctx) })
 	}
-	m := Attach(f, 0)
+	m := Attach(f, 0, nil)
 	waitFor(t, "100 waiters", func() bool { return m.State().Waiters == 100 })
-	waitFor(t, "a sleeper", func() bool { return threadInFutexWait(os.Getpid(), m.futexWord()) })
-	if n := threadsInFutexWait(os.Getpid(), m.futexWord()); n != 1 {
+	waitFor(t, "a sleeper", func() bool { return sleepersOnLock(os.Getpid(), m) > 0 })
+	if n := sleepersOnLock(os.Getpid(), m); n != 1 {
 		t.Errorf("%d threads of this process sleep on the lock word, want 1", n)
 	}
 	cancel()
@@ -534,8 +540,8 @@ func TestOneSleeperPerProcess(t *testing.T) {
 
 func TestUnlockerDiedBeforeWakeIsNoticed(t *testing.T) {
 	f := newSeg(t)
-	m := Attach(f, 0)
-	defer SetPollInterval(SetPollInterval(50 * time.Millisecond))
+	m := Attach(f, 0, nil)
+	defer wait.SetPollInterval(wait.SetPollInterval(50 * time.Millisecond))
 	c := proctest.Start(t, "robust-vanish", f.Name)
 	waitFor(t, "the child to lock", func() bool { return m.State().Locked })
 	done := make(chan error, 1)
@@ -555,7 +561,7 @@ func TestUnlockerDiedBeforeWakeIsNoticed(t *testing.T) {
 
 func TestStateShowsOwnerWaitersAndHeldSince(t *testing.T) {
 	f := newSeg(t)
-	m := Attach(f, 0)
+	m := Attach(f, 0, nil)
 	before := time.Now().Add(-10 * time.Millisecond)
 	c := proctest.Start(t, "robust-hold", f.Name)
 	c.WaitLine("holding")
@@ -620,12 +626,26 @@ func threadsInFutexWait(pid int, addr *uint32) int {
 
 func threadInFutexWait(pid int, addr *uint32) bool { return threadsInFutexWait(pid, addr) > 0 }
 
+// sleepersOnLock counts the threads of pid asleep on m: on the lock word,
+// or, as the heir of starvation mode, on heirSeq.
+func sleepersOnLock(pid int, m *Mutex) int {
+	return threadsInFutexWait(pid, m.futexWord()) + threadsInFutexWait(pid, &m.rec.heirSeq)
+}
+
+// normalModeOnly turns starvation mode off for a test that watches the
+// normal mode's sleeps and wakes.
+func normalModeOnly(t *testing.T) {
+	old := starveAfter
+	starveAfter = time.Hour
+	t.Cleanup(func() { starveAfter = old })
+}
+
 // The "taken over, not repaired" mark outlives every handle: a process
 // that drops its handles on such a lock, then reopens and unlocks it,
 // still poisons it rather than passing the unrepaired data on.
 func TestUnrepairedMarkSurvivesDroppedHandles(t *testing.T) {
 	f := newSeg(t)
-	m := Attach(f, 0)
+	m := Attach(f, 0, nil)
 	c := proctest.Start(t, "robust-hold", f.Name)
 	c.WaitLine("holding")
 	c.Kill()
@@ -636,7 +656,7 @@ func TestUnrepairedMarkSurvivesDroppedHandles(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		runtime.GC()
 	}
-	m = Attach(f, 0)
+	m = Attach(f, 0, nil)
 	if err := m.Unlock(); err != nil {
 		t.Fatal(err)
 	}

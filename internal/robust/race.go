@@ -15,6 +15,6 @@ import (
 
 const raceEnabled = true
 
-func raceAcquire(m *Mutex) { runtime.RaceAcquire(unsafe.Pointer(&m.gate.race)) }
+func raceAcquire(m *Mutex) { runtime.RaceAcquire(unsafe.Pointer(&m.st.race)) }
 
-func raceRelease(m *Mutex) { runtime.RaceReleaseMerge(unsafe.Pointer(&m.gate.race)) }
+func raceRelease(m *Mutex) { runtime.RaceReleaseMerge(unsafe.Pointer(&m.st.race)) }

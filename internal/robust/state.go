@@ -49,6 +49,9 @@ type State struct {
 	WaitersBit   bool // an unlocker will wake a sleeper
 	Consistency  Consistency
 	Takeovers    uint32 // dead owners taken over, ever
+	// HandoffPending: a starving waiter is owed the lock, or has been
+	// handed it and not yet accepted (starvation mode, see the protocol).
+	HandoffPending bool
 }
 
 // State returns a snapshot of the lock. Looking counts as observing: an
@@ -97,11 +100,12 @@ func snapshot(r *record) State {
 	if s.Consistency > NotRecoverable {
 		s.Consistency = Inconsistent // how Lock reads it
 	}
-	if owner := w &^ wordWaiters; s.Locked {
-		s.OwnerPID = int(owner & wordPIDMask)
-		s.OwnerStart32 = uint32(owner >> 32)
-		s.OwnerAlive = owner&wordPoisoned == 0 && proc.Alive(s.OwnerPID, s.OwnerStart32)
-		if since != 0 && since>>sinceTimeBits == owner&wordPIDMask {
+	if id := owner(w); s.Locked {
+		s.OwnerPID = int(id & wordPIDMask)
+		s.OwnerStart32 = uint32(id >> 32)
+		s.OwnerAlive = w&wordPoisoned == 0 && proc.Alive(s.OwnerPID, s.OwnerStart32)
+		s.HandoffPending = w&(wordHandoff|wordHanded) != 0
+		if since != 0 && since>>sinceTimeBits == id&wordPIDMask {
 			s.HeldSince = time.UnixMilli(int64(since & sinceTimeMask))
 		}
 	}
