@@ -43,6 +43,11 @@ func (b *Barrier) Wait(ctx context.Context) (int, error) {
 	if panicked != nil {
 		panic(panicked)
 	}
+	if err != nil && b.life.Closed() && !errors.Is(err, ErrClosed) {
+		// Another waiter of this handle saw the Close first and broke the
+		// barrier: this one ended for the same reason.
+		err = fmt.Errorf("%w: %w", ErrBroken, ErrClosed)
+	}
 	return idx, err
 }
 

@@ -48,11 +48,13 @@
 // # Caveats
 //
 //   - A goroutine blocked in a futex wait holds an OS thread. Goroutines of
-//     one process waiting on the same Lock, RLock or Event handle share one
-//     (the others park in the Go scheduler); a Semaphore handle lets at most
-//     4 sleep in the kernel; but each goroutine blocked in Condition.Wait
-//     holds its own. The Go runtime's limit is 10,000 threads
-//     (runtime/debug.SetMaxThreads).
+//     one process waiting on the same object share one: the others park in
+//     the Go scheduler. So a process holds at most one blocked thread per
+//     object it waits on, whatever the number of goroutines.
+//   - A waiter spins for up to SetSpin (50 µs) before it sleeps, on machines
+//     with more than one CPU online: that much CPU per wait buys handoffs of
+//     about a µs instead of the tens of µs a sleeping CPU takes to wake.
+//   - At most 128 processes can wait on one Condition at the same time.
 //   - Semaphores have no owner, so they are not robust: a process killed
 //     while it holds a unit never gives it back (the same holds for C and
 //     Python semaphores). Use a Lock where a holder may die.
@@ -67,6 +69,4 @@
 //     deadline for that.
 //   - On architectures other than amd64 and arm64, an RLock keeps its
 //     holder on one OS thread while held (see RLock).
-//   - Closing a Lock, RLock or Condition handle must not race with other
-//     goroutines' use of that handle.
 package sem
