@@ -2,6 +2,7 @@ package sem
 
 import (
 	"context"
+	"runtime"
 
 	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/robust"
@@ -71,9 +72,10 @@ func OpenLock(name string, opts ...Option) (*Lock, error) {
 // lock, Lock takes it over and marks it consistent (see Lock's doc). Lock
 // panics if the lock is not recoverable or l is closed.
 func (l *Lock) Lock() {
-	if l.h.closed() || !l.h.mu.LockFast() {
+	if !l.h.fast.LockFast() {
 		l.lockSlow()
 	}
+	runtime.KeepAlive(l) // the mapping, until the CAS is done
 }
 
 func (l *Lock) lockSlow() {
@@ -118,9 +120,10 @@ func (l *Lock) TryLock() bool {
 // hold l (unlocking an unlocked Lock is a bug, as with sync.Mutex); Release
 // is the form that returns the error instead.
 func (l *Lock) Unlock() {
-	if l.h.closed() || !l.h.mu.UnlockFast() {
+	if !l.h.fast.UnlockFast() {
 		l.unlockSlow()
 	}
+	runtime.KeepAlive(l)
 }
 
 func (l *Lock) unlockSlow() {

@@ -24,6 +24,10 @@ type lockHandle struct {
 	file *segment.File // the mapped file
 	obj  *segment.Object
 	mu   *robust.Mutex
+	// fast is what the inlined fast paths of Lock and Unlock use: mu, or
+	// robust.Closed() once the handle is closed, on which they fail and go
+	// to the slow path — which checks closed — with no check of their own.
+	fast *robust.Mutex
 	life wait.Handle // the close contract (sem/doc.go)
 
 	own bool // the file is ours to close (else borrowed)
@@ -67,6 +71,7 @@ func (h *lockHandle) initBorrowed(f *segment.File, kind layout.Kind, off int) {
 	h.name, h.kind, h.off, h.file = f.Name, kind, off, f
 	h.life.Init()
 	h.mu = robust.Attach(f, off, &h.life)
+	h.fast = h.mu
 }
 
 // m is the handle's mutex.
@@ -77,6 +82,7 @@ func (h *lockHandle) m() *robust.Mutex { return h.mu }
 func (h *lockHandle) closed() bool { return h.life.Closed() }
 
 func (h *lockHandle) close() error {
+	h.fast = robust.Closed()
 	if !h.life.Close(h.mu.Kick) {
 		return nil
 	}

@@ -20,7 +20,7 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if m.h.Closed() {
+	if m.h != nil && m.h.Closed() {
 		return wait.ErrClosed
 	}
 	start := time.Now()
@@ -279,6 +279,7 @@ func (m *Mutex) tryLockSlow() (bool, error) {
 // now holds the lock; with ErrNotRecoverable it does not.
 func (m *Mutex) TryLock() (bool, error) {
 	if m.LockFast() {
+		runtime.KeepAlive(m)
 		return true, nil
 	}
 	return m.tryLockSlow()

@@ -235,6 +235,7 @@ func (m *Mutex) futexWord() *uint32 { return (*uint32)(unsafe.Pointer(&m.rec.wor
 // (not held) or wait.ErrClosed (not held).
 func (m *Mutex) Lock(ctx context.Context) error {
 	if m.LockFast() {
+		runtime.KeepAlive(m)
 		return nil
 	}
 	return m.lockSlow(ctx)
@@ -242,26 +243,34 @@ func (m *Mutex) Lock(ctx context.Context) error {
 
 // LockFast acquires the lock if it is free and reports whether it did: the
 // fast path of Lock alone, small enough to inline into a caller's own fast
-// path (which then calls Lock when it reports false).
+// path (which then calls Lock when it reports false). The caller must keep
+// the Mutex (or a handle that refers to it) alive until the call has
+// returned, with runtime.KeepAlive, since the Mutex keeps the mapping.
 func (m *Mutex) LockFast() bool {
+	if raceEnabled {
+		return m.lockFastRace()
+	}
+	return atomic.CompareAndSwapUint64(&m.rec.word, 0, m.me)
+}
+
+func (m *Mutex) lockFastRace() bool {
 	ok := atomic.CompareAndSwapUint64(&m.rec.word, 0, m.me)
-	if ok && raceEnabled {
+	if ok {
 		raceAcquire(m)
 	}
-	runtime.KeepAlive(m) // and with it the mapping, until the CAS is done
+	runtime.KeepAlive(m)
 	return ok
 }
 
 // UnlockFast releases the lock if this process holds it and no flag is
 // set, and reports whether it did: the fast path of Unlock alone (a caller
-// calls Unlock when it reports false).
+// calls Unlock when it reports false). The caller keeps the Mutex alive,
+// as for LockFast.
 func (m *Mutex) UnlockFast() bool {
 	if raceEnabled {
 		raceRelease(m)
 	}
-	ok := atomic.CompareAndSwapUint64(&m.rec.word, m.me, 0)
-	runtime.KeepAlive(m)
-	return ok
+	return atomic.CompareAndSwapUint64(&m.rec.word, m.me, 0)
 }
 
 // Unlock releases the lock, which this process must hold, or hands it to
@@ -270,6 +279,7 @@ func (m *Mutex) UnlockFast() bool {
 // changing nothing, when this process does not hold the lock.
 func (m *Mutex) Unlock() error {
 	if m.UnlockFast() {
+		runtime.KeepAlive(m)
 		return nil
 	}
 	return m.unlockSlow()
@@ -321,6 +331,20 @@ func (m *Mutex) Kick() {
 	futex.WakeAll(&m.rec.heirSeq)
 	runtime.KeepAlive(m)
 }
+
+// closed is the Mutex that Closed returns: a record in the Go heap whose
+// word is poisoned for good.
+var closed = &Mutex{
+	rec: &record{word: wordPoisoned, state: stateNotRecoverable},
+	me:  selfWord(),
+	st:  new(local),
+}
+
+// Closed returns a Mutex on which every fast path fails (its word is
+// poisoned): a closed handle swaps it in for its real Mutex, so that its
+// inlined fast paths fail and reach the slow path, which reports the closed
+// handle, without a closed check of their own.
+func Closed() *Mutex { return closed }
 
 // Local returns the process-local state shared by every handle on this
 // record in this process (used by reentrant locks for their owner and

@@ -31,8 +31,12 @@ type Handle struct {
 // Init prepares h.
 func (h *Handle) Init() { h.closing = make(chan struct{}) }
 
-// Closed reports whether Close has been called.
-func (h *Handle) Closed() bool { return h != nil && h.closed.Load() }
+// Closed reports whether Close has been called. It is one load, for fast
+// paths; h must not be nil.
+func (h *Handle) Closed() bool { return h.closed.Load() }
+
+// closedOrNil is Closed for a Handle that may be nil (never closes).
+func (h *Handle) closedOrNil() bool { return h != nil && h.closed.Load() }
 
 // Closing is closed by Close (nil for a nil Handle: never).
 func (h *Handle) Closing() <-chan struct{} {

@@ -90,7 +90,7 @@ func (s *Sleeper) stopped() error {
 		<-s.ctx.Done()
 		return s.ctx.Err()
 	}
-	if s.h.Closed() {
+	if s.h.closedOrNil() {
 		return ErrClosed
 	}
 	return nil
