@@ -2,7 +2,6 @@ package sem
 
 import (
 	"context"
-	"runtime"
 
 	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/robust"
@@ -68,16 +67,6 @@ func OpenLock(name string, opts ...Option) (*Lock, error) {
 	return l, nil
 }
 
-// Lock locks l, waiting as long as it takes. If the owner died holding the
-// lock, Lock takes it over and marks it consistent (see Lock's doc). Lock
-// panics if the lock is not recoverable or l is closed.
-func (l *Lock) Lock() {
-	if !l.h.fast.LockFast() {
-		l.lockSlow()
-	}
-	runtime.KeepAlive(l) // the mapping, until the CAS is done
-}
-
 func (l *Lock) lockSlow() {
 	if l.h.closed() {
 		panic(l.h.errorf("Lock of Lock", ErrClosed).Error())
@@ -114,16 +103,6 @@ func (l *Lock) TryLock() bool {
 		l.h.m().MarkConsistent()
 	}
 	return ok
-}
-
-// Unlock unlocks l. It panics, naming the lock, if this process does not
-// hold l (unlocking an unlocked Lock is a bug, as with sync.Mutex); Release
-// is the form that returns the error instead.
-func (l *Lock) Unlock() {
-	if !l.h.fast.UnlockFast() {
-		l.unlockSlow()
-	}
-	runtime.KeepAlive(l)
 }
 
 func (l *Lock) unlockSlow() {

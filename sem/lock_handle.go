@@ -24,10 +24,7 @@ type lockHandle struct {
 	file *segment.File // the mapped file
 	obj  *segment.Object
 	mu   *robust.Mutex
-	// fast is what the inlined fast paths of Lock and Unlock use: mu, or
-	// robust.Closed() once the handle is closed, on which they fail and go
-	// to the slow path — which checks closed — with no check of their own.
-	fast *robust.Mutex
+	fast *robust.Mutex // see lock_fast.go
 	life wait.Handle // the close contract (sem/doc.go)
 
 	own bool // the file is ours to close (else borrowed)
@@ -82,7 +79,7 @@ func (h *lockHandle) m() *robust.Mutex { return h.mu }
 func (h *lockHandle) closed() bool { return h.life.Closed() }
 
 func (h *lockHandle) close() error {
-	h.fast = robust.Closed()
+	h.closeFast()
 	if !h.life.Close(h.mu.Kick) {
 		return nil
 	}
