@@ -25,7 +25,7 @@ type lockHandle struct {
 	obj  *segment.Object
 	mu   *robust.Mutex
 	fast *robust.Mutex // see lock_fast.go
-	life wait.Handle // the close contract (sem/doc.go)
+	life wait.Handle   // the close contract (sem/doc.go)
 
 	own bool // the file is ours to close (else borrowed)
 }
