@@ -141,6 +141,7 @@ func start(t testing.TB, role string, idx int, args []string, program bool) *Chi
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	noteStarted(cmd.Process.Pid)
 	readDone := make(chan struct{})
 	go func() {
 		defer close(readDone)

@@ -4,19 +4,27 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
-	"github.com/multiproc/multiproc/internal/segment"
 	"golang.org/x/sys/unix"
+
+	"github.com/multiproc/multiproc/internal/layout"
+	"github.com/multiproc/multiproc/internal/posixsem"
+	"github.com/multiproc/multiproc/internal/segment"
 )
 
 // CheckShm records the entries of /dev/shm now and, when the test ends,
-// fails it if entries appeared that are still there and that no process
-// holds (after a grace period for children that are exiting). Entries that
-// were already present are left alone, and so are entries some live process
-// holds open: `go test ./...` runs other packages' tests at the same time,
-// and their live objects are not our leaks.
+// fails it if entries appeared that are still there, that no process holds
+// (after a grace period for children that are exiting), and that this
+// process or a child it started made. Entries that were already present
+// are left alone, and so are entries some live process holds open and
+// entries whose recorded creator is another process: `go test ./...` runs
+// other packages' tests at the same time (and other checkouts may run
+// theirs), and their objects are not our leaks. An entry whose creator
+// cannot be read (a file made outside multiproc) counts as ours.
 func CheckShm(t testing.TB) {
 	t.Helper()
 	before := listShm()
@@ -25,7 +33,7 @@ func CheckShm(t testing.TB) {
 		for try := 0; try < 40; try++ {
 			leaked = leaked[:0]
 			for _, n := range listShm() {
-				if !slices.Contains(before, n) && !held(n) {
+				if !slices.Contains(before, n) && !held(n) && madeByUs(n) {
 					leaked = append(leaked, n)
 				}
 			}
@@ -48,6 +56,70 @@ func listShm() []string {
 		names = append(names, e.Name())
 	}
 	return names
+}
+
+// madeByUs reports whether the entry name was created by this process or
+// by a child started through this package, as far as its file records a
+// creator (a typed object's header, a semaphore's trailer, a raw segment's
+// metadata).
+func madeByUs(name string) bool {
+	pid, ok := creatorPID(name)
+	if !ok {
+		return true
+	}
+	if pid == os.Getpid() {
+		return true
+	}
+	started.Lock()
+	defer started.Unlock()
+	return started.pids[pid]
+}
+
+// creatorPID reads the creator recorded in the file name, without opening
+// it for use.
+func creatorPID(name string) (int, bool) {
+	if strings.HasPrefix(name, "sem.") {
+		if info, err := posixsem.Inspect(name); err == nil && !info.Foreign {
+			return int(info.Trailer.CreatorPID), true
+		}
+		return 0, false
+	}
+	if m, err := segment.ReadMeta(name); err == nil && m.PID > 0 {
+		return m.PID, true
+	}
+	f, err := os.Open(segment.Path(name))
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	head := make([]byte, layout.HeaderSize)
+	st, err := f.Stat()
+	if err != nil {
+		return 0, false
+	}
+	if n, _ := f.ReadAt(head, 0); n != len(head) {
+		return 0, false
+	}
+	h, err := layout.DecodeHead(head, st.Size())
+	if err != nil {
+		return 0, false
+	}
+	return int(h.CreatorPID), true
+}
+
+// started holds the pids of every child this process started.
+var started struct {
+	sync.Mutex
+	pids map[int]bool
+}
+
+func noteStarted(pid int) {
+	started.Lock()
+	defer started.Unlock()
+	if started.pids == nil {
+		started.pids = make(map[int]bool)
+	}
+	started.pids[pid] = true
 }
 
 func held(name string) bool {
