@@ -1,6 +1,7 @@
 package proctest
 
 import (
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,7 +13,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/multiproc/multiproc/internal/layout"
-	"github.com/multiproc/multiproc/internal/posixsem"
 	"github.com/multiproc/multiproc/internal/segment"
 )
 
@@ -78,12 +78,6 @@ func madeByUs(name string) bool {
 // creatorPID reads the creator recorded in the file name, without opening
 // it for use.
 func creatorPID(name string) (int, bool) {
-	if strings.HasPrefix(name, "sem.") {
-		if info, err := posixsem.Inspect(name); err == nil && !info.Foreign {
-			return int(info.Trailer.CreatorPID), true
-		}
-		return 0, false
-	}
 	if m, err := segment.ReadMeta(name); err == nil && m.PID > 0 {
 		return m.PID, true
 	}
@@ -92,6 +86,16 @@ func creatorPID(name string) (int, bool) {
 		return 0, false
 	}
 	defer f.Close()
+	if strings.HasPrefix(name, "sem.") {
+		// A multiproc semaphore: the 32-byte sem_t, then the trailer of
+		// internal/posixsem (which imports this package's users' tests,
+		// so it is read here by offset): magic at 32, creator pid at 56.
+		var tr [32]byte
+		if n, _ := f.ReadAt(tr[:], 32); n == len(tr) && string(tr[:8]) == "MPGOSEM\x00" {
+			return int(binary.LittleEndian.Uint32(tr[24:])), true
+		}
+		return 0, false
+	}
 	head := make([]byte, layout.HeaderSize)
 	st, err := f.Stat()
 	if err != nil {
