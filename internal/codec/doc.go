@@ -56,10 +56,12 @@
 //	             element; elements of a plain type as one memory image of
 //	             length*size bytes
 //	array        each element, no length (the type has it)
-//	struct       each exported field in declaration order (an embedded
-//	             field is a field named by its type); unexported fields are
-//	             not written and decode as zero. Runs of adjacent plain
-//	             fields are copied as one image.
+//	struct       each exported field in declaration order; unexported
+//	             fields are not written and decode as zero. An embedded
+//	             field is a field named by its type, so one of unexported
+//	             type is skipped whole (encoding/json would promote its
+//	             exported fields). Runs of adjacent plain fields are copied
+//	             as one image.
 //	map          uvarint 0 for nil, else uvarint length+1, then key and
 //	             value of each entry, in Go's iteration order
 //	pointer      byte 0 for nil, else byte 1 and the value pointed to
