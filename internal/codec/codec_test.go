@@ -349,3 +349,23 @@ func TestConcurrentUse(t *testing.T) {
 		}
 	}
 }
+
+// TestTagsAreStable pins the interface tags doc.go lists: they are stored
+// in queues, so they must never be renumbered.
+func TestTagsAreStable(t *testing.T) {
+	want := []string{"", "bool", "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16",
+		"uint32", "uint64", "uintptr", "float32", "float64", "complex64", "complex128", "string",
+		"[]uint8", "[]interface {}", "map[string]interface {}", "[]string", "[]int", "[]float64",
+		"map[string]string", "map[string]int", "time.Time", "time.Duration"}
+	if len(builtinTypes) != len(want) || tagRegistered != 255 {
+		t.Fatalf("%d builtin tags, registered %d; doc.go lists %d and 255", len(builtinTypes), tagRegistered, len(want))
+	}
+	for tag, ty := range builtinTypes {
+		if got := fmt.Sprint(ty); tag > 0 && got != want[tag] {
+			t.Errorf("tag %d is %s, doc.go says %s", tag, got, want[tag])
+		}
+	}
+	if IDRaw != 1 || IDBytes != 2 || IDString != 3 || IDBinary != 4 || IDCustom != 5 {
+		t.Error("codec IDs renumbered")
+	}
+}

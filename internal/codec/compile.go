@@ -83,7 +83,7 @@ func compile(t reflect.Type) (*typeCodec, error) {
 	// Sizes last: a struct may hold a type that was still being built
 	// when the struct's fields were (type A struct{ B *B }; type B
 	// struct{ A A }), whose minimum was not known yet.
-	for _, c := range b.pending {
+	for _, c := range b.order {
 		if fillMin(c) == 0 && c.size > 0 {
 			// Encoding it would send nothing and decoding a length of
 			// such elements would allocate memory no bytes pay for.
@@ -104,6 +104,7 @@ type builder struct {
 	top     reflect.Type
 	pending map[reflect.Type]*typeCodec
 	paths   map[*typeCodec]string // where each pending type was first met, for messages
+	order   []*typeCodec          // pending types, in the order met
 }
 
 // fillMin sets and returns the fewest bytes an encoding of c's type
@@ -143,6 +144,7 @@ func (b *builder) build(t reflect.Type, path string) (*typeCodec, error) {
 	c := &typeCodec{t: t, name: t.String(), size: t.Size()}
 	b.pending[t] = c
 	b.paths[c] = path
+	b.order = append(b.order, c)
 	if m := marshalerOf(t); m != 0 {
 		buildMarshal(c, m)
 		return c, nil
@@ -174,8 +176,7 @@ func (b *builder) build(t reflect.Type, path string) (*typeCodec, error) {
 		err = b.unsupported(t, path, "")
 	}
 	if err != nil {
-		delete(b.pending, t)
-		return nil, err
+		return nil, err // compile drops everything pending
 	}
 	return c, nil
 }

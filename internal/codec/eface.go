@@ -35,7 +35,7 @@ func directIface(t reflect.Type) bool {
 	switch t.Kind() {
 	case reflect.Pointer, reflect.Map, reflect.Chan, reflect.Func, reflect.UnsafePointer, reflect.Struct, reflect.Array:
 	default:
-		return false // numbers and strings-free kinds of pointer size are boxed
+		return false // other kinds of pointer size (numbers) are always boxed
 	}
 	v := reflect.New(t)
 	*(*unsafe.Pointer)(v.UnsafePointer()) = unsafe.Pointer(&probe)
@@ -45,10 +45,11 @@ func directIface(t reflect.Type) bool {
 
 var probe uint64
 
-// valuePtr returns a pointer to the value an interface holds; the pointer
-// may point into shared, immutable memory and is for reading only. For a
-// direct type the value is the data word itself, which is copied into a
-// new word (one small allocation) so that the pointer outlives v's copy.
+// valuePtr returns a pointer to the value the interface at v holds, for
+// reading only: it points at the interface's boxed copy, which Go never
+// changes. For a direct type the value is the data word itself, which is
+// copied into a new word (one small allocation) so that the pointer does
+// not depend on where v lives.
 func valuePtr(v *any, direct bool) unsafe.Pointer {
 	e := (*eface)(unsafe.Pointer(v))
 	if direct {

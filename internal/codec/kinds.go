@@ -40,15 +40,24 @@ func (b *builder) slice(c *typeCodec, path string) error {
 	return nil
 }
 
-func (c *typeCodec) encSlicePlain(b []byte, p unsafe.Pointer, depth int) ([]byte, error) {
+// openSlice writes the length of the slice at p: 0 for nil, then h is
+// nil and nothing more is to be written.
+func (c *typeCodec) openSlice(b []byte, p unsafe.Pointer, depth int) ([]byte, *sliceHeader, error) {
 	h := (*sliceHeader)(p)
 	if h.data == nil {
-		return append(b, 0), nil
+		return append(b, 0), nil, nil
 	}
 	if depth >= MaxDepth {
-		return b, c.tooDeep()
+		return b, nil, c.tooDeep()
 	}
-	b = appendUvarint(b, uint64(h.len)+1)
+	return appendUvarint(b, uint64(h.len)+1), h, nil
+}
+
+func (c *typeCodec) encSlicePlain(b []byte, p unsafe.Pointer, depth int) ([]byte, error) {
+	b, h, err := c.openSlice(b, p, depth)
+	if h == nil {
+		return b, err
+	}
 	return append(b, unsafe.Slice((*byte)(h.data), uintptr(h.len)*c.elem.size)...), nil
 }
 
@@ -85,15 +94,11 @@ func (c *typeCodec) decSlicePlain(s src, i int, p unsafe.Pointer, depth int) (in
 }
 
 func (c *typeCodec) encSliceString(b []byte, p unsafe.Pointer, depth int) ([]byte, error) {
-	s := *(*[]string)(p)
-	if s == nil {
-		return append(b, 0), nil
+	b, h, err := c.openSlice(b, p, depth)
+	if h == nil {
+		return b, err
 	}
-	if depth >= MaxDepth {
-		return b, c.tooDeep()
-	}
-	b = appendUvarint(b, uint64(len(s))+1)
-	for _, x := range s {
+	for _, x := range *(*[]string)(p) {
 		b = appendString(b, x)
 	}
 	return b, nil
@@ -119,16 +124,11 @@ func (c *typeCodec) decSliceString(s src, i int, p unsafe.Pointer, depth int) (i
 }
 
 func (c *typeCodec) encSlice(b []byte, p unsafe.Pointer, depth int) ([]byte, error) {
-	h := (*sliceHeader)(p)
-	if h.data == nil {
-		return append(b, 0), nil
+	b, h, err := c.openSlice(b, p, depth)
+	if h == nil {
+		return b, err
 	}
-	if depth >= MaxDepth {
-		return b, c.tooDeep()
-	}
-	b = appendUvarint(b, uint64(h.len)+1)
 	ec, es := c.elem, c.elem.size
-	var err error
 	for k := range uintptr(h.len) {
 		if b, err = ec.enc(b, unsafe.Add(h.data, k*es), depth+1); err != nil {
 			return b, err

@@ -3,6 +3,8 @@ package codec
 import (
 	"reflect"
 	"unsafe"
+
+	"github.com/multiproc/multiproc/internal/layout"
 )
 
 // Plain values: numbers, bools, and arrays and structs of them, copied as
@@ -12,23 +14,25 @@ import (
 // bools, fixed arrays and structs of those, unexported fields included) and
 // nothing in it has marshaler methods, so its memory image is its encoding.
 func plainType(t reflect.Type) bool {
-	if marshalerOf(t) != 0 {
+	if _, err := layout.Describe(t); err != nil {
 		return false
 	}
-	switch t.Kind() {
-	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
-		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
+	return !marshalerInside(t)
+}
+
+func marshalerInside(t reflect.Type) bool {
+	if marshalerOf(t) != 0 {
 		return true
+	}
+	switch t.Kind() {
 	case reflect.Array:
-		return plainType(t.Elem())
+		return marshalerInside(t.Elem())
 	case reflect.Struct:
 		for i := range t.NumField() {
-			if !plainType(t.Field(i).Type) {
-				return false
+			if marshalerInside(t.Field(i).Type) {
+				return true
 			}
 		}
-		return true
 	}
 	return false
 }
@@ -90,14 +94,18 @@ func (c *typeCodec) encPlain(b []byte, p unsafe.Pointer, _ int) ([]byte, error) 
 }
 
 func (c *typeCodec) decPlain(s src, i int, p unsafe.Pointer, _ int) (int, error) {
-	b := s.b
-	n := int(c.size)
+	return c.readImage(s.b, i, p, int(c.size), c.bools)
+}
+
+// readImage copies the n-byte memory image at b[i:] to p and checks its
+// bools (in the copy: b is read once).
+func (c *typeCodec) readImage(b []byte, i int, p unsafe.Pointer, n int, bools []span) (int, error) {
 	if len(b)-i < n {
 		return i, c.short(b, i, n)
 	}
 	copy(unsafe.Slice((*byte)(p), n), b[i:])
-	if len(c.bools) > 0 {
-		if v, bad := badBool(p, c.bools); bad {
+	if len(bools) > 0 {
+		if v, bad := badBool(p, bools); bad {
 			return i, c.corrupt(i, "bool byte %#x", v)
 		}
 	}

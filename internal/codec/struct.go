@@ -80,17 +80,9 @@ func (b *builder) structure(c *typeCodec, path string) error {
 			q := unsafe.Add(p, op.off)
 			switch op.op {
 			case opRaw:
-				n := int(op.size)
-				if len(b)-i < n {
-					return i, c.short(b, i, n)
+				if i, err = c.readImage(b, i, q, int(op.size), op.bools); err != nil {
+					return i, err
 				}
-				copy(unsafe.Slice((*byte)(q), n), b[i:])
-				if len(op.bools) > 0 {
-					if v, bad := badBool(q, op.bools); bad {
-						return i, c.corrupt(i, "bool byte %#x", v)
-					}
-				}
-				i += n
 			case opString:
 				if *(*string)(q), i, err = op.c.readString(s, i); err != nil {
 					return i, err
