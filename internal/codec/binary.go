@@ -9,7 +9,13 @@ const ownMax = 1024
 type binaryCodec[T any] struct{ tc *typeCodec }
 
 func (c binaryCodec[T]) Append(dst []byte, v *T) ([]byte, error) {
-	b, err := c.tc.enc(dst, unsafe.Pointer(v), 0)
+	p := noescape(unsafe.Pointer(v)) // see noescape.go
+	if c.tc.inlineMarshal {
+		x := new(T) // a marshaler's methods get a pointer into it
+		*x = *v
+		p = unsafe.Pointer(x)
+	}
+	b, err := c.tc.enc(dst, p, 0)
 	if err != nil {
 		return dst, err
 	}
@@ -28,7 +34,15 @@ func (c binaryCodec[T]) Decode(b []byte, v *T) error {
 	if c.tc.strs >= 2 && len(b) <= ownMax {
 		s = src{b: append([]byte(nil), b...), own: true}
 	}
-	i, err := c.tc.dec(s, 0, unsafe.Pointer(v), 0)
+	p, x := noescape(unsafe.Pointer(v)), (*T)(nil) // see noescape.go
+	if c.tc.inlineMarshal {
+		x = new(T) // a marshaler's methods get a pointer into it
+		p = unsafe.Pointer(x)
+	}
+	i, err := c.tc.dec(s, 0, p, 0)
+	if x != nil {
+		*v = *x
+	}
 	if err != nil {
 		return err
 	}

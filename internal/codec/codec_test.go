@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 )
 
@@ -368,4 +370,127 @@ func TestTagsAreStable(t *testing.T) {
 	if IDRaw != 1 || IDBytes != 2 || IDString != 3 || IDBinary != 4 || IDCustom != 5 {
 		t.Error("codec IDs renumbered")
 	}
+}
+
+//go:noinline
+func putLike[T any](c Codec[T], buf []byte, x T) []byte {
+	b, err := Append(c, buf, &x)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+//go:noinline
+func getLike[T any](c Codec[T], b []byte) T {
+	v, err := Decode(c, b)
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// TestNoAllocationsPerItem: through Append and Decode a Put allocates
+// nothing and a Get only what the decoded value needs (see noescape.go).
+func TestNoAllocationsPerItem(t *testing.T) {
+	check := func(name string, want float64, f func()) {
+		t.Helper()
+		if got := testing.AllocsPerRun(200, f); got != want {
+			t.Errorf("%s: %v allocations, want %v", name, got, want)
+		}
+	}
+	buf := make([]byte, 0, 4096)
+
+	p, _, _ := For[Plain]()
+	pv := Plain{A: 3, B: true}
+	pb, _ := p.Append(nil, &pv)
+	check("put plain", 0, func() { putLike(p, buf, pv) })
+	check("get plain", 0, func() { getLike(p, pb) })
+
+	bc, _, _ := For[[]byte]()
+	bv := []byte("sixty-four bytes, give or take")
+	check("put []byte", 0, func() { putLike(bc, buf, bv) })
+	check("get []byte", 1, func() { getLike(bc, bv) }) // the bytes
+	sc, _, _ := For[string]()
+	check("put string", 0, func() { putLike(sc, buf, "a string") })
+	check("get string", 1, func() { getLike(sc, bv) })
+
+	sm, _, _ := For[Small]()
+	sv := Small{ID: 1, Name: "n", Score: 2, Tags: []string{"a", "b"}}
+	sb, _ := sm.Append(nil, &sv)
+	check("put Small", 0, func() { putLike(sm, buf, sv) })
+	check("get Small", 2, func() { getLike(sm, sb) }) // the record's copy its strings share, the Tags array
+	if got := getLike(sm, sb); !same(got, sv) {
+		t.Fatalf("got %+v", got)
+	}
+
+	mc, _, _ := For[map[string]int]()
+	mv := map[string]int{"a": 1, "b": 2}
+	check("put map (through reflect-free path)", 0, func() { putLike(mc, buf, mv) })
+	type KeyMap struct{ M map[Key]int }
+	kc, _, _ := For[KeyMap]()
+	kv := KeyMap{map[Key]int{{"a", 1}: 1}}
+	putLike(kc, buf, kv) // warms the iterator pool
+	check("put map (pooled reflect iterator)", 0, func() { putLike(kc, buf, kv) })
+
+	// A marshaler held inline is copied to the heap instead of hidden.
+	type WithTime struct{ When time.Time }
+	tc, _, _ := For[WithTime]()
+	tv := WithTime{time.Unix(1, 0)}
+	check("put inline marshaler", 1, func() { putLike(tc, buf, tv) })
+}
+
+// TestHiddenPointersSurviveStackMoves: the item's address, hidden from
+// escape analysis (noescape.go), points into the caller's stack; deep
+// values make the encoder and decoder grow (move) that stack mid-call while
+// collections run and shrink stacks. Every round trip must still come back
+// whole.
+func TestHiddenPointersSurviveStackMoves(t *testing.T) {
+	type Deep struct {
+		M    map[Key]int
+		S    []string
+		A    any
+		Next *Deep
+	}
+	var chain *Deep
+	for i := range 300 {
+		chain = &Deep{M: map[Key]int{{fmt.Sprint(i), i}: i}, S: []string{fmt.Sprint(i)}, A: []any{i, "x"}, Next: chain}
+	}
+	c, _, err := For[Deep]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	gcDone := make(chan struct{})
+	go func() {
+		defer close(gcDone)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				runtime.GC()
+			}
+		}
+	}()
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			for range 50 {
+				b := putLike(c, nil, *chain)
+				if got := getLike(c, b); !same(got, *chain) {
+					errs <- fmt.Errorf("round trip changed the value")
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	close(stop)
+	<-gcDone
 }

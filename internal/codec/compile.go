@@ -15,19 +15,24 @@ import (
 // enc and dec are read only when an item is encoded, by which time they are
 // set.
 type typeCodec struct {
-	t      reflect.Type
-	name   string // t.String(), for messages
-	kind   kind
-	size   uintptr      // t.Size()
-	min    int          // fewest bytes any encoding of t takes
-	hash   uint64       // Fingerprint(t)
-	strs   int          // how many strings a value of t may hold: 0, 1 or 2 (two or more)
-	bools  []span       // kPlain: the bytes that are bools
-	elem   *typeCodec   // slice, array and pointer elements, map values
-	key    *typeCodec   // map keys
-	fields []*typeCodec // struct: the exported fields
-	enc    encFunc
-	dec    decFunc
+	t    reflect.Type
+	name string // t.String(), for messages
+	kind kind
+	size uintptr // t.Size()
+	min  int     // fewest bytes any encoding of t takes
+	hash uint64  // Fingerprint(t)
+	strs int     // how many strings a value of t may hold: 0, 1 or 2 (two or more)
+
+	// inlineMarshal: a value of t holds a marshaler value in its own
+	// memory (not behind a pointer, slice, map or interface), whose
+	// methods would get a pointer into it (see noescape.go).
+	inlineMarshal bool
+	bools         []span       // kPlain: the bytes that are bools
+	elem          *typeCodec   // slice, array and pointer elements, map values
+	key           *typeCodec   // map keys
+	fields        []*typeCodec // struct: the exported fields
+	enc           encFunc
+	dec           decFunc
 }
 
 // encFunc appends the encoding of the value of the codec's type at p.
@@ -93,6 +98,7 @@ func compile(t reflect.Type) (*typeCodec, error) {
 	for t, c := range b.pending {
 		c.hash = Fingerprint(t)
 		c.strs = countStrings(c, map[*typeCodec]bool{})
+		c.inlineMarshal = holdsMarshalInline(c)
 	}
 	for t, c := range b.pending {
 		compiled.Store(t, c)
@@ -179,6 +185,22 @@ func (b *builder) build(t reflect.Type, path string) (*typeCodec, error) {
 		return nil, err // compile drops everything pending
 	}
 	return c, nil
+}
+
+func holdsMarshalInline(c *typeCodec) bool {
+	switch c.kind {
+	case kMarshal:
+		return true
+	case kArray:
+		return holdsMarshalInline(c.elem)
+	case kStruct:
+		for _, f := range c.fields {
+			if holdsMarshalInline(f) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // countStrings returns how many strings a value of c's type may hold,

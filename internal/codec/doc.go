@@ -15,6 +15,12 @@
 // An interface value holding such a type, or a type nobody registered, is
 // refused by Append, naming the dynamic type, with nothing appended.
 //
+// Queues call the package functions Append and Decode rather than the
+// methods: through the Codec interface the compiler must assume the codec
+// keeps the item's address and moves every item to the heap, and these
+// call this package's codecs directly, so a Put allocates nothing and a Get
+// only what the decoded value needs (see noescape.go).
+//
 // Codec is also what users implement to plug their own codec into a queue;
 // Describe gives such a codec's Info. Info is what an object's header keeps
 // (codec, Fingerprint of T, fixed size, T's name) so that opening a queue

@@ -29,14 +29,17 @@ func (b *builder) mapping(c *typeCodec, path string) error {
 		return nil
 	}
 	check := holdsIface(t.Key())
+	typ := typeWord(t)
 	iters := sync.Pool{New: func() any {
 		return &mapIter{k: reflect.New(t.Key()), v: reflect.New(t.Elem())}
 	}}
 	c.enc = func(b []byte, p unsafe.Pointer, depth int) ([]byte, error) {
-		m := reflect.NewAt(t, p).Elem()
-		if m.IsNil() {
+		if *(*unsafe.Pointer)(p) == nil {
 			return append(b, 0), nil
 		}
+		// A Value of the map itself, not of the variable at p: the pooled
+		// iterator keeps it (see noescape.go).
+		m := reflect.ValueOf(makeAny(typ, p, true))
 		if depth >= MaxDepth {
 			return b, c.tooDeep()
 		}
