@@ -18,7 +18,8 @@ const (
 	KindValue     Kind = 9
 	KindArray     Kind = 10
 	KindQueue     Kind = 11
-	maxKind       Kind = 11
+	KindPipe      Kind = 12
+	maxKind       Kind = 12
 )
 
 var kindNames = [...]string{
@@ -33,6 +34,7 @@ var kindNames = [...]string{
 	KindValue:     "Value",
 	KindArray:     "Array",
 	KindQueue:     "Queue",
+	KindPipe:      "Pipe",
 }
 
 // Valid reports whether k is a known kind.
@@ -70,6 +72,8 @@ func (k Kind) ShortName() string {
 		return "array"
 	case KindQueue:
 		return "queue"
+	case KindPipe:
+		return "pipe"
 	}
 	return "unknown"
 }

@@ -127,6 +127,9 @@ func SelfID() uint64 { return selfWord() }
 // alive by definition; 0 is nobody.
 func Alive(id uint64) bool { return alive(id&^(wordFlags|wordPoisoned), selfWord()) }
 
+// PIDOf is the pid in an identity word.
+func PIDOf(id uint64) int { return int(id & wordPIDMask) }
+
 // ownerAlive reports whether the owner recorded in the word w is alive. A
 // poisoned word has no owner.
 func ownerAlive(w, me uint64) bool {
