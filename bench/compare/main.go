@@ -63,12 +63,14 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 	if s.Quick {
 		s.Reps, s.Target = 3, 20*time.Millisecond
 	}
-	if *reps != 0 {
-		s.Reps = *reps
-	}
-	if *target != 0 {
-		s.Target = *target
-	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "reps":
+			s.Reps = *reps
+		case "target":
+			s.Target = *target
+		}
+	})
 	if s.Reps < 1 || s.Reps > 100 {
 		return nil, fmt.Errorf("--reps %d: want 1 to 100", s.Reps)
 	}

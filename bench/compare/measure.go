@@ -41,13 +41,15 @@ type row struct {
 	Ours   bool   `json:"ours,omitempty"`
 	// Home is the workload the impl was measured in, when not this one.
 	Home string `json:"measured_in,omitempty"`
-	// N is the ops of each repetition.
-	N       int       `json:"ops_per_rep,omitempty"`
+	// Ops and NsPerOp are each repetition's ops and result.
+	Ops     []int     `json:"ops,omitempty"`
 	NsPerOp []float64 `json:"ns_per_op,omitempty"`
 	Median  float64   `json:"median_ns,omitempty"`
 	Min     float64   `json:"min_ns,omitempty"`
 	Max     float64   `json:"max_ns,omitempty"`
-	// Spread is half the range over the median: ±Spread×100 %.
+	// Spread is the median absolute deviation of the repetitions over
+	// their median: ±Spread×100 %. Unlike the range (Min, Max), one
+	// repetition that another process preempted does not inflate it.
 	Spread float64 `json:"spread,omitempty"`
 	// Ratio is multiproc's median over this row's: below 1, multiproc
 	// is faster.
@@ -71,7 +73,8 @@ func (r *report) failed() bool {
 // measurement is one implementation's progress through the run.
 type measurement struct {
 	im      *workload.Impl
-	n       int
+	n       int // ops of the next repetition
+	ops     []int
 	ns      []float64
 	workers []workload.WorkerInfo
 	skipped string
@@ -117,8 +120,15 @@ func measureAll(ctx context.Context, env *workload.Env, s *settings, ws []*workl
 				m.err = err
 				continue
 			}
-			m.ns = append(m.ns, r.NsPerOp)
+			m.ops, m.ns = append(m.ops, m.n), append(m.ns, r.NsPerOp)
 			m.workers = r.Workers
+			// Some ops are bimodal (a handoff across CPUs runs at µs
+			// while both spin and at tens of µs once one sleeps), so the
+			// pilot may have seen the fast mode: a repetition that ran
+			// past twice the target sets the next one's ops by its speed.
+			if took := r.NsPerOp * float64(m.n); took > 2*float64(s.Target.Nanoseconds()) {
+				m.n = max(10, int(float64(s.Target.Nanoseconds())/r.NsPerOp))
+			}
 		}
 	}
 
@@ -136,7 +146,7 @@ func measureAll(ctx context.Context, env *workload.Env, s *settings, ws []*workl
 			if m == nil {
 				continue
 			}
-			r := row{System: string(im.System), Impl: im.ID, Desc: im.Desc, Extra: im.Extra, Ours: im == ours, N: m.n, Skipped: m.skipped}
+			r := row{System: string(im.System), Impl: im.ID, Desc: im.Desc, Extra: im.Extra, Ours: im == ours, Ops: m.ops, Skipped: m.skipped}
 			if im.Home != w {
 				r.Home = im.Home.Name()
 			}
@@ -146,7 +156,7 @@ func measureAll(ctx context.Context, env *workload.Env, s *settings, ws []*workl
 			if len(m.ns) > 0 {
 				r.NsPerOp = m.ns
 				r.Median, r.Min, r.Max = median(m.ns), slices.Min(m.ns), slices.Max(m.ns)
-				r.Spread = (r.Max - r.Min) / 2 / r.Median
+				r.Spread = mad(m.ns) / r.Median
 				if oursMedian > 0 && im != ours {
 					r.Ratio = oursMedian / r.Median
 				}
@@ -158,9 +168,6 @@ func measureAll(ctx context.Context, env *workload.Env, s *settings, ws []*workl
 			wr.Rows = append(wr.Rows, r)
 		}
 		sort.SliceStable(wr.Rows, func(i, j int) bool { return systemRank(wr.Rows[i].System) < systemRank(wr.Rows[j].System) })
-		if w.Pending != "" {
-			notes = append(notes, fmt.Sprintf("%s: no multiproc row until %s", w.Name(), w.Pending))
-		}
 		results = append(results, wr)
 	}
 	return results, notes
@@ -192,6 +199,16 @@ func calibrate(ctx context.Context, env *workload.Env, im *workload.Impl, target
 		n = max(want/10, n+1)
 	}
 	return n * 10, nil
+}
+
+// mad is the median absolute deviation from the median.
+func mad(xs []float64) float64 {
+	m := median(xs)
+	dev := make([]float64, len(xs))
+	for i, x := range xs {
+		dev[i] = math.Abs(x - m)
+	}
+	return median(dev)
 }
 
 func median(xs []float64) float64 {

@@ -18,7 +18,7 @@ func writeTable(w io.Writer, r *report) {
 	fmt.Fprintf(w, "  machine  %s, %d CPUs (online %s), %s\n", m.CPU, m.CPUs, m.Online, m.Kernel)
 	fmt.Fprintf(w, "  tools    %s, %s, %s\n", m.Go, m.Python, m.GCC)
 	fmt.Fprintf(w, "  load     %s before, %s after (1, 5, 15 min averages)\n", m.LoadBefore, m.LoadAfter)
-	fmt.Fprintf(w, "  median of the repetitions; spread: ± half their range; ours÷: multiproc's median over the row's (below 1: multiproc is faster)\n\n")
+	fmt.Fprintf(w, "  median of the repetitions; spread: their median absolute deviation; ours÷: multiproc's median over the row's (below 1: multiproc is faster)\n\n")
 
 	const descMax = 52
 	nameW, descW := len("workload"), len("implementation")
@@ -60,16 +60,20 @@ func writeTable(w io.Writer, r *report) {
 			name = ""
 		}
 		if wr.Pending != "" {
-			line(name, "multiproc", "(comes with "+wr.Pending+")", "", "", "")
+			line(name, "multiproc", "comes with "+wr.Pending, "", "", "")
 		}
 	}
 
 	fmt.Fprintf(w, "\nWhat one op is:\n")
 	seen := map[string]bool{}
 	for _, wr := range r.Workloads {
-		if !seen[wr.Family] {
-			seen[wr.Family] = true
-			fmt.Fprintf(w, "  %-12s %s\n", wr.Family, wr.Op)
+		if !seen[wr.Family+"\x00"+wr.Op] {
+			fam := wr.Family
+			if seen[fam] {
+				fam = ""
+			}
+			seen[wr.Family], seen[wr.Family+"\x00"+wr.Op] = true, true
+			fmt.Fprintf(w, "  %-12s %s\n", fam, wr.Op)
 		}
 	}
 	if len(r.Notes) > 0 || len(failures) > 0 {

@@ -99,6 +99,13 @@ func workers(role string, procs int, split bool, pl Placement, setup func() (*sh
 	return goWorkers{role: role, procs: procs, split: split, placement: pl, setup: setup}
 }
 
+func goroutines(n int) string {
+	if n == 1 {
+		return "1 goroutine"
+	}
+	return fmt.Sprintf("%d goroutines", n)
+}
+
 const (
 	kib = 1 << 10
 	mib = 1 << 20
@@ -157,7 +164,7 @@ func counters(b *builder) {
 		w.add(mp("multiproc-rlock", "sem.RLock", workers("counter", procs, true, Anywhere, setupCounter("RLock", spinDefault))))
 		w.add(extra(mp("multiproc-sem", "sem.Semaphore(1)", workers("counter", procs, true, Anywhere, setupCounter("Semaphore", spinDefault)))))
 		b.once(w, "go-mutex-counter/"+n, func() *Impl {
-			return gof("go-mutex", fmt.Sprintf("sync.Mutex, %d goroutines (floor)", procs), mutexCounter(procs))
+			return gof("go-mutex", fmt.Sprintf("sync.Mutex, %s (floor)", goroutines(procs)), mutexCounter(procs))
 		})
 		b.once(w, "c-pthread-counter/"+n, func() *Impl {
 			return cProg("c-pthread", "pthread mutex, process-shared", "pthread", "counter", "plain", procs, 0, Anywhere)
@@ -220,7 +227,7 @@ func pingPongs(b *builder) {
 		w.add(py("multiprocessing.Barrier", "barrier", "", 2, 0, pl))
 
 		w = b.workload("PingPong", pl, op+" (an 8-byte message each way)", "obj", "Pipe", "cpus", cpus)
-		w.Pending = "pool.Pipe (issue 10)"
+		w.Pending = "pool.Pipe, issue 10"
 		w.add(cProg("c-pipe", "pipe(2), 8-byte messages", "pipe", "pingpong", "pipe", 2, 0, pl))
 		w.add(cProg("c-seqpacket", "socketpair SOCK_SEQPACKET", "pipe", "pingpong", "seqpacket", 2, 0, pl))
 		w.show(floor)
@@ -246,7 +253,7 @@ func values(b *builder) {
 		n := strconv.Itoa(procs)
 		w := b.workload("Value", Anywhere, "one lock-free add to a shared int64, the processes sharing the ops", "op", "Add", "procs", n)
 		w.add(mp("multiproc", "value.Add", workers("value", procs, true, Anywhere, setupValue("add"))))
-		w.add(gof("go-atomic", fmt.Sprintf("atomic.Int64.Add, %d goroutines (floor)", procs), atomicAdd(procs)))
+		w.add(gof("go-atomic", fmt.Sprintf("atomic.Int64.Add, %s (floor)", goroutines(procs)), atomicAdd(procs)))
 		w.add(cProg("c-atomic", "__atomic_fetch_add on shared memory", "futex", "add", "", procs, 0, Anywhere))
 		b.once(w, "py-value/"+n, pyValue(procs))
 	}
@@ -255,7 +262,7 @@ func values(b *builder) {
 		w := b.workload("Value", Anywhere, "one locked read-modify-write of a shared int64, the processes sharing the ops", "op", "Update", "procs", n)
 		w.add(mp("multiproc", "Value.Update (under its lock)", workers("value", procs, true, Anywhere, setupValue("update"))))
 		b.once(w, "go-mutex-counter/"+n, func() *Impl {
-			return gof("go-mutex", fmt.Sprintf("sync.Mutex, %d goroutines (floor)", procs), mutexCounter(procs))
+			return gof("go-mutex", fmt.Sprintf("sync.Mutex, %s (floor)", goroutines(procs)), mutexCounter(procs))
 		})
 		b.once(w, "c-pthread-counter/"+n, func() *Impl {
 			return cProg("c-pthread", "pthread mutex, process-shared", "pthread", "counter", "plain", procs, 0, Anywhere)
@@ -306,14 +313,14 @@ func queues(b *builder) {
 		size int
 	}{{"int64", 8}, {"64B", 64}} {
 		w := b.workload("Queue", Anywhere, "one item from a producer process to a consumer process, not batched", "items", it.name, "procs", "1x1")
-		w.Pending = "pool.Queue (issue 10)"
+		w.Pending = "pool.Queue, issue 10"
 		w.add(cProg("c-pipe", "pipe(2), one write per item", "pipe", "stream", "pipe", 2, it.size, Anywhere))
 		w.add(cProg("c-seqpacket", "socketpair SOCK_SEQPACKET, one send per item", "pipe", "stream", "seqpacket", 2, it.size, Anywhere))
 		w.add(gof("go-chan", "channel of 1024, two goroutines (floor)", chanStream(it.size)))
 		w.add(py("multiprocessing.Queue put/get", "queue", "", 2, it.size, Anywhere))
 	}
 	w := b.workload("Pool", Anywhere, "one task's round trip to a pool of 2 workers (Apply)", "op", "Apply")
-	w.Pending = "pool.Pool (issue 11)"
+	w.Pending = "pool.Pool, issue 11"
 	w.add(gof("go-pool", "goroutine pool: a task channel and a reply channel (floor)", goroutinePool(2)))
 	w.add(py("multiprocessing.Pool(2).apply", "apply", "", 2, 0, Anywhere))
 }
