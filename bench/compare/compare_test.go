@@ -46,7 +46,7 @@ func TestSmoke(t *testing.T) {
 	svg := filepath.Join(t.TempDir(), "chart.svg")
 	only := "^(" + strings.Join(smokeOnly, "|") + ")$"
 	var out, errs bytes.Buffer
-	args := []string{"--quick", "--reps", "1", "--target", "2ms", "--only", only, "--json", "--svg", svg}
+	args := []string{"--quick", "--reps", "1", "--ops", "20", "--only", only, "--json", "--svg", svg}
 	if code := run(context.Background(), args, &out, &errs); code != 0 {
 		t.Fatalf("compare %q: exit %d\n%s\n%s", args, code, errs.String(), out.String())
 	}
@@ -127,6 +127,7 @@ func TestBadFlags(t *testing.T) {
 		{"--only", "^NoSuchWorkload$"},
 		{"--placements", "three"},
 		{"--reps", "0"},
+		{"--ops", "-1"},
 		{"stray"},
 	} {
 		var out, errs bytes.Buffer

@@ -30,6 +30,7 @@ type settings struct {
 	Quick      bool          `json:"quick"`
 	Reps       int           `json:"repetitions"`
 	Target     time.Duration `json:"target_ns"`
+	Ops        int           `json:"ops,omitempty"`
 	Only       string        `json:"only,omitempty"`
 	Placements []string      `json:"placements"`
 	Extra      bool          `json:"extra"`
@@ -48,6 +49,7 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 	fs.BoolVar(&s.Quick, "quick", false, "a run of about a minute: 3 repetitions of ~20ms per implementation (default: 5 of ~200ms)")
 	reps := fs.Int("reps", 0, "repetitions of each implementation (overrides --quick's and the default)")
 	target := fs.Duration("target", 0, "time each repetition aims at (overrides --quick's and the default)")
+	fs.IntVar(&s.Ops, "ops", 0, "run this many ops in every repetition instead of calibrating each implementation to --target")
 	fs.StringVar(&s.Only, "only", "", "run only the workloads whose name matches this regular expression (e.g. 'PingPong/obj=Event')")
 	placements := fs.String("placements", "any,one,two", "CPU placements of the ping-pongs: any (unpinned), one (both on CPU 0), two (worker 0 on CPU 0, worker 1 on CPU 1, affinity set at process start)")
 	fs.BoolVar(&s.Extra, "extra", false, "also run the variants (spin 0, Persistent, LockContext, TryAcquire, ...) that go test always runs")
@@ -76,6 +78,9 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 	}
 	if s.Target < time.Millisecond || s.Target > time.Minute {
 		return nil, fmt.Errorf("--target %v: want 1ms to 1m", s.Target)
+	}
+	if s.Ops < 0 {
+		return nil, fmt.Errorf("--ops %d: want a positive count", s.Ops)
 	}
 	for _, p := range strings.Split(*placements, ",") {
 		if _, err := workload.ParsePlacement(strings.TrimSpace(p)); err != nil {

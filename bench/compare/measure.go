@@ -99,12 +99,24 @@ func measureAll(ctx context.Context, env *workload.Env, s *settings, ws []*workl
 		}
 	}
 	t0 := time.Now()
-	fmt.Fprintf(progress, "compare: %d workloads, %d implementations: calibrating\n", len(ws), len(order))
+	impls := make([]*workload.Impl, len(order))
+	for i, m := range order {
+		impls[i] = m.im
+	}
+	fmt.Fprintf(progress, "compare: %d workloads, %d implementations: building the C programs\n", len(ws), len(order))
+	env.Prebuild(impls)
+	if s.Ops == 0 {
+		fmt.Fprintf(progress, "compare: calibrating (%.0f s so far)\n", time.Since(t0).Seconds())
+	}
 	for _, m := range order {
 		if ctx.Err() != nil {
 			break
 		}
-		m.n, m.err = calibrate(ctx, env, m.im, s.Target)
+		if m.n = s.Ops; m.n == 0 {
+			m.n, m.err = calibrate(ctx, env, m.im, s.Target)
+		} else {
+			m.err = env.Check(m.im)
+		}
 		if errors.Is(m.err, workload.ErrSkipped) {
 			m.skipped, m.err = m.err.Error(), nil
 		}
@@ -126,7 +138,7 @@ func measureAll(ctx context.Context, env *workload.Env, s *settings, ws []*workl
 			// while both spin and at tens of µs once one sleeps), so the
 			// pilot may have seen the fast mode: a repetition that ran
 			// past twice the target sets the next one's ops by its speed.
-			if took := r.NsPerOp * float64(m.n); took > 2*float64(s.Target.Nanoseconds()) {
+			if took := r.NsPerOp * float64(m.n); s.Ops == 0 && took > 2*float64(s.Target.Nanoseconds()) {
 				m.n = max(10, int(float64(s.Target.Nanoseconds())/r.NsPerOp))
 			}
 		}

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,15 +54,33 @@ func NewEnv() (*Env, error) {
 	}
 	e := &Env{dir: dir, builds: map[string]*cbuild{}}
 	e.GCC, _ = exec.LookPath("gcc")
-	e.Python, _ = exec.LookPath("python3")
+	e.Python = findPython()
 	return e, nil
+}
+
+// findPython returns the interpreter python3 on the PATH runs: where that
+// is a wrapper (pyenv's shim is a shell script that runs pyenv each time),
+// running the interpreter itself takes its start-up off every run.
+func findPython() string {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		return ""
+	}
+	out, err := exec.Command(py, "-c", "import sys; print(sys.executable)").Output()
+	if exe := strings.TrimSpace(string(out)); err == nil && filepath.IsAbs(exe) {
+		if _, err := os.Stat(exe); err == nil {
+			return exe
+		}
+	}
+	return py
 }
 
 // Close removes the scratch directory.
 func (e *Env) Close() error { return os.RemoveAll(e.dir) }
 
-// check says why im cannot run here, if it cannot.
-func (e *Env) check(im *Impl) error {
+// Check says why im cannot run here (an error wrapping ErrSkipped), if it
+// cannot.
+func (e *Env) Check(im *Impl) error {
 	switch im.Needs {
 	case "gcc":
 		if e.GCC == "" {
@@ -74,8 +91,8 @@ func (e *Env) check(im *Impl) error {
 			return fmt.Errorf("python3 not found: no Python baselines: %w", ErrSkipped)
 		}
 	}
-	if im.Home.Placement == TwoCPUs && runtime.NumCPU() < 2 {
-		return fmt.Errorf("one CPU: no two-CPU placement: %w", ErrSkipped)
+	if im.Home.Placement == TwoCPUs && len(allowedCPUs()) < 2 {
+		return fmt.Errorf("this process may run on one CPU only: no two-CPU placement: %w", ErrSkipped)
 	}
 	return nil
 }
@@ -111,6 +128,24 @@ func (e *Env) program(name string) (string, error) {
 		b.path = bin
 	})
 	return b.path, b.err
+}
+
+// Prebuild builds, all at once, the C programs that impls need (a
+// measurement would otherwise build its program on first use). A failed
+// build is reported by the measurements that need it.
+func (e *Env) Prebuild(impls []*Impl) {
+	if e.GCC == "" {
+		return
+	}
+	var wg sync.WaitGroup
+	seen := map[string]bool{}
+	for _, im := range impls {
+		if f, ok := im.run.(foreign); ok && f.prog != "" && !seen[f.prog] {
+			seen[f.prog] = true
+			wg.Go(func() { e.program(f.prog) })
+		}
+	}
+	wg.Wait()
 }
 
 // script returns the path of the bundled Python script.

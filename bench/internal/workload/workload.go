@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // A System is who runs an implementation of a workload.
@@ -30,6 +33,9 @@ var Systems = []System{Multiproc, Go, C, Python}
 // A Placement says where the worker processes of a workload run.
 type Placement string
 
+// "CPU 0" and "CPU 1" below are the first two CPUs this process may run
+// on (its affinity at start), which are CPUs 0 and 1 unless it was itself
+// started pinned or in a cpuset.
 const (
 	// Anywhere leaves every process to the scheduler (no affinity set).
 	Anywhere Placement = "any"
@@ -45,19 +51,35 @@ var Placements = []Placement{Anywhere, OneCPU, TwoCPUs}
 
 // CPUs returns the CPU of each of procs workers under p, -1 for none.
 func (p Placement) CPUs(procs int) []int {
+	own := allowedCPUs()
 	cpus := make([]int, procs)
 	for i := range cpus {
-		switch p {
-		case OneCPU:
-			cpus[i] = 0
-		case TwoCPUs:
-			cpus[i] = i % 2
+		switch {
+		case p == OneCPU && len(own) > 0:
+			cpus[i] = own[0]
+		case p == TwoCPUs && len(own) > 1:
+			cpus[i] = own[i%2]
 		default:
 			cpus[i] = -1
 		}
 	}
 	return cpus
 }
+
+// allowedCPUs lists the CPUs this process may run on, read once.
+var allowedCPUs = sync.OnceValue(func() []int {
+	var set unix.CPUSet
+	if unix.SchedGetaffinity(0, &set) != nil {
+		return nil
+	}
+	var cpus []int
+	for i := range 1024 {
+		if set.IsSet(i) {
+			cpus = append(cpus, i)
+		}
+	}
+	return cpus
+})
 
 // ParsePlacement returns the placement named s.
 func ParsePlacement(s string) (Placement, error) {
@@ -188,7 +210,7 @@ func (im *Impl) Measure(ctx context.Context, e *Env, n int, t Timer) (Result, er
 	if n < 1 {
 		return Result{}, fmt.Errorf("workload: %d ops: want at least 1", n)
 	}
-	if err := e.check(im); err != nil {
+	if err := e.Check(im); err != nil {
 		return Result{}, err
 	}
 	r, err := im.run.run(ctx, e, n, t)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -105,16 +106,18 @@ func contains(impls []*Impl, im *Impl) bool {
 // GOMAXPROCS from it: what taskset(1) does, and what pinning a thread of a
 // running process never does.
 func TestPlacementSetsAffinityAtStart(t *testing.T) {
-	if runtime.NumCPU() < 2 {
+	own := allowedCPUs()
+	if len(own) < 2 {
 		t.Skip("one CPU")
 	}
 	e := newEnv(t)
+	first, second := strconv.Itoa(own[0]), strconv.Itoa(own[1])
 	for _, tc := range []struct {
 		pl   Placement
 		want []WorkerInfo
 	}{
-		{OneCPU, []WorkerInfo{{1, "0"}, {1, "0"}}},
-		{TwoCPUs, []WorkerInfo{{1, "0"}, {1, "1"}}},
+		{OneCPU, []WorkerInfo{{1, first}, {1, first}}},
+		{TwoCPUs, []WorkerInfo{{1, first}, {1, second}}},
 	} {
 		r, err := testImpl("test-probe", 2, tc.pl).Measure(context.Background(), e, 1, nil)
 		if err != nil {
