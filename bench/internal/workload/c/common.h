@@ -127,6 +127,14 @@ static struct args parse_args(int argc, char **argv) {
 
 static int is(const char *s, const char *t) { return strcmp(s, t) == 0; }
 
+/* check_count fails the run unless the workers counted exactly want. */
+static void check_count(uint64_t got, long want) {
+	if (got != (uint64_t)want) {
+		fprintf(stderr, "counted %llu of %ld ops\n", (unsigned long long)got, want);
+		exit(1);
+	}
+}
+
 static void report(double ns_per_op) { printf("ns/op %.3f\n", ns_per_op); }
 
 typedef void (*work_fn)(int idx, long n, void *arg);

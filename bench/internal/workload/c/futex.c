@@ -64,10 +64,7 @@ int main(int argc, char **argv) {
 	} else if (is(a.mode, "add")) {
 		count = shared(sizeof *count);
 		double ns = run_workers(&a, 1, add, NULL);
-		if (*count != (uint64_t)a.n) {
-			fprintf(stderr, "counter %llu, want %ld\n", (unsigned long long)*count, a.n);
-			return 1;
-		}
+		check_count(*count, a.n);
 		report(ns);
 	} else {
 		die("unknown mode");

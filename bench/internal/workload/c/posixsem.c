@@ -93,10 +93,7 @@ int main(int argc, char **argv) {
 		mu = open_new(1);
 		count = shared(sizeof *count);
 		double ns = run_workers(&a, 1, counter, NULL);
-		if (*count != (uint64_t)a.n) {
-			fprintf(stderr, "counter %llu, want %ld\n", (unsigned long long)*count, a.n);
-			return 1;
-		}
+		check_count(*count, a.n);
 		report(ns);
 	} else if (is(a.mode, "pingpong")) {
 		if (a.procs != 2)

@@ -144,10 +144,7 @@ int main(int argc, char **argv) {
 		report(time_loop(a.n, pairs, NULL));
 	} else if (is(a.mode, "counter")) {
 		double ns = run_workers(&a, 1, counter, NULL);
-		if (st->counter != (uint64_t)a.n) {
-			fprintf(stderr, "counter %llu, want %ld\n", (unsigned long long)st->counter, a.n);
-			return 1;
-		}
+		check_count(st->counter, a.n);
 		report(ns);
 	} else if (is(a.mode, "handoff")) {
 		if (a.procs != 2)
