@@ -34,8 +34,8 @@ func readMachine(env *workload.Env) machine {
 		CPUs:       runtime.NumCPU(),
 		Online:     firstLine("/sys/devices/system/cpu/online"),
 		Go:         runtime.Version(),
-		Python:     "not found",
-		GCC:        "not found",
+		Python:     "python3 not found",
+		GCC:        "gcc not found",
 		LoadBefore: loadAverage(),
 	}
 	var u unix.Utsname

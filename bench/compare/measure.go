@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/multiproc/multiproc/bench/internal/workload"
@@ -118,7 +119,7 @@ func measureAll(ctx context.Context, env *workload.Env, s *settings, ws []*workl
 			m.err = env.Check(m.im)
 		}
 		if errors.Is(m.err, workload.ErrSkipped) {
-			m.skipped, m.err = m.err.Error(), nil
+			m.skipped, m.err = strings.TrimSuffix(m.err.Error(), ": "+workload.ErrSkipped.Error()), nil
 		}
 	}
 	for rep := range s.Reps {

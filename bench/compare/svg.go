@@ -101,8 +101,8 @@ func chart(r *report) string {
 	p(`<rect width="100%%" height="100%%" fill="white"/>` + "\n")
 	m := r.Machine
 	p(`<text x="%d" y="20" font-size="15" font-weight="bold">multiproc, Python multiprocessing and C: time per op (log scale, shorter is faster)</text>`+"\n", nameX)
-	p(`<text x="%d" y="38">%s</text>`+"\n", nameX, esc(fmt.Sprintf("%s · %d CPUs · %s · %s · %s · %s · load %s → %s · %s, %d repetitions, medians",
-		m.CPU, m.CPUs, m.Kernel, m.Go, m.Python, m.GCC, m.LoadBefore, m.LoadAfter, m.Date, r.Settings.Reps)))
+	p(`<text x="%d" y="38">%s</text>`+"\n", nameX, esc(fmt.Sprintf("%s · %d CPUs · %s · %s · %s · %s · load %s → %s · %s, medians of %s",
+		m.CPU, m.CPUs, m.Kernel, m.Go, m.Python, m.GCC, m.LoadBefore, m.LoadAfter, m.Date, plural(r.Settings.Reps, "repetition"))))
 	p(`<text x="%d" y="54">%s</text>`+"\n", nameX, esc("go run ./bench/compare "+strings.Join(r.Settings.Args, " ")))
 	p(`<text x="%d" y="70">%s</text>`+"\n", nameX, esc("On multiproc's bar: its time as a multiple of each other bar's (below 1: multiproc is faster). Implementations as named in go test -bench ./bench (impl=...)."))
 	legendX := nameX

@@ -14,7 +14,11 @@ import (
 func writeTable(w io.Writer, r *report) {
 	m := r.Machine
 	fmt.Fprintf(w, "go run ./bench/compare %s\n", strings.Join(r.Settings.Args, " "))
-	fmt.Fprintf(w, "  %s; %d repetitions of ~%v per implementation, interleaved; %.0f s\n", m.Date, r.Settings.Reps, r.Settings.Target, r.Seconds)
+	each := fmt.Sprintf("~%v", r.Settings.Target)
+	if r.Settings.Ops > 0 {
+		each = fmt.Sprintf("%d ops", r.Settings.Ops)
+	}
+	fmt.Fprintf(w, "  %s; %s of %s per implementation, interleaved; %.0f s\n", m.Date, plural(r.Settings.Reps, "repetition"), each, r.Seconds)
 	fmt.Fprintf(w, "  machine  %s, %d CPUs (online %s), %s\n", m.CPU, m.CPUs, m.Online, m.Kernel)
 	fmt.Fprintf(w, "  tools    %s, %s, %s\n", m.Go, m.Python, m.GCC)
 	fmt.Fprintf(w, "  load     %s before, %s after (1, 5, 15 min averages)\n", m.LoadBefore, m.LoadAfter)
@@ -82,6 +86,13 @@ func writeTable(w io.Writer, r *report) {
 			fmt.Fprintf(w, "  - %s\n", n)
 		}
 	}
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // pad left-aligns s in width runes, cutting it short with "…".
