@@ -187,29 +187,44 @@ func (g goWorkers) run(ctx context.Context, e *Env, n int, t Timer) (Result, err
 	for _, w := range ws {
 		w.stdin.Close() // go
 	}
-	var first, last int64
+	// The spans come in any order, and the first worker to fail ends the
+	// run: its peer may be blocked on it for good.
+	type span struct {
+		s, e int64
+		err  error
+	}
+	spans := make(chan span, len(ws))
 	for i, w := range ws {
-		line, err := w.line(ctx, "span ")
-		if err != nil {
-			return Result{}, err
+		go func() {
+			line, err := w.line(ctx, "span ")
+			if err == nil {
+				err = w.wait(ctx)
+			}
+			var sp span
+			if err == nil {
+				if _, serr := fmt.Sscanf(line, "span %d %d", &sp.s, &sp.e); serr != nil {
+					err = fmt.Errorf("worker %d: %q: %v", i, line, serr)
+				}
+			}
+			sp.err = err
+			spans <- sp
+		}()
+	}
+	var first, last int64
+	for i := range ws {
+		sp := <-spans
+		if sp.err != nil {
+			cancel() // the other collectors stop waiting
+			return Result{}, sp.err
 		}
-		var s, e int64
-		if _, err := fmt.Sscanf(line, "span %d %d", &s, &e); err != nil {
-			return Result{}, fmt.Errorf("worker %d: %q: %v", i, line, err)
+		if i == 0 || sp.s < first {
+			first = sp.s
 		}
-		if i == 0 || s < first {
-			first = s
-		}
-		if i == 0 || e > last {
-			last = e
+		if i == 0 || sp.e > last {
+			last = sp.e
 		}
 	}
 	t.StopTimer()
-	for _, w := range ws {
-		if err := w.wait(ctx); err != nil {
-			return Result{}, err
-		}
-	}
 	if sh.check != nil {
 		if err := sh.check(n); err != nil {
 			return Result{}, err
@@ -299,7 +314,7 @@ func (p *proc) line(ctx context.Context, prefix string) (string, error) {
 			}
 			return "", fmt.Errorf("worker %d exited before printing %q: %v\n%s", p.i, strings.TrimSpace(prefix), p.err, p.stderr.String())
 		case <-ctx.Done():
-			p.quit()
+			p.quitIfHung(ctx)
 			return "", fmt.Errorf("worker %d: %w waiting for %q\n%s", p.i, ctx.Err(), strings.TrimSpace(prefix), p.stderr.String())
 		}
 	}
@@ -309,7 +324,7 @@ func (p *proc) wait(ctx context.Context) error {
 	select {
 	case <-p.done:
 	case <-ctx.Done():
-		p.quit()
+		p.quitIfHung(ctx)
 		return fmt.Errorf("worker %d: %w waiting for its exit\n%s", p.i, ctx.Err(), p.stderr.String())
 	}
 	if p.err != nil {
@@ -318,9 +333,13 @@ func (p *proc) wait(ctx context.Context) error {
 	return nil
 }
 
-// quit sends SIGQUIT, so a hung Go worker prints its goroutines, and
-// gives it a moment to do so.
-func (p *proc) quit() {
+// quitIfHung sends SIGQUIT when ctx ended by its deadline (not by a
+// cancel), so a hung Go worker prints its goroutines, and gives it a
+// moment to do so.
+func (p *proc) quitIfHung(ctx context.Context) {
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return
+	}
 	p.cmd.Process.Signal(syscall.SIGQUIT)
 	select {
 	case <-p.done:

@@ -25,6 +25,12 @@ func init() {
 	register("test-fail", func(w worker) (func() error, func(), error) {
 		return func() error { return errors.New("the role failed on purpose") }, func() {}, nil
 	})
+	register("test-fail-one", func(w worker) (func() error, func(), error) {
+		if w.Index == 1 {
+			return func() error { return errors.New("worker 1 failed on purpose") }, func() {}, nil
+		}
+		return func() error { time.Sleep(time.Hour); return nil }, func() {}, nil
+	})
 	register("test-hang", func(w worker) (func() error, func(), error) {
 		return func() error { time.Sleep(time.Hour); return nil }, func() {}, nil
 	})
@@ -184,6 +190,19 @@ func TestWorkerFailureIsAnError(t *testing.T) {
 	_, err := testImpl("test-fail", 2, Anywhere).Measure(context.Background(), newEnv(t), 10, nil)
 	if err == nil || !strings.Contains(err.Error(), "the role failed on purpose") {
 		t.Fatalf("Measure: %v, want the worker's error", err)
+	}
+}
+
+// A worker that fails while its peer waits for it forever (as a
+// ping-pong's would) ends the measurement at once, not at the timeout.
+func TestFailureDoesNotWaitForThePeer(t *testing.T) {
+	start := time.Now()
+	_, err := testImpl("test-fail-one", 2, Anywhere).Measure(context.Background(), newEnv(t), 10, nil)
+	if err == nil || !strings.Contains(err.Error(), "worker 1 failed on purpose") {
+		t.Fatalf("Measure: %v, want worker 1's error", err)
+	}
+	if d := time.Since(start); d > DefaultTimeout/10 {
+		t.Errorf("Measure took %v to report the failure", d)
 	}
 }
 

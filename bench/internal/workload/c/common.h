@@ -22,7 +22,8 @@
  *   5. the coordinator reaps them all and prints
  *      (latest end - earliest start) / N.
  *
- * A worker that dies (by any signal, or a non-zero exit) fails the run.
+ * A worker that dies (by any signal, or a non-zero exit) fails the run,
+ * and the others are killed.
  * Workers ask for SIGKILL when the coordinator dies (PR_SET_PDEATHSIG).
  */
 #ifndef MPBENCH_COMMON_H
@@ -193,13 +194,27 @@ static double run_workers(const struct args *a, int split, work_fn fn, void *arg
 	printf("go\n");
 	fflush(stdout);
 	close(gate[1]);
+	/* Reap in any order; the first worker to fail takes the others down,
+	 * since its peer may wait for it for good. */
 	int failed = 0;
-	for (int i = 0; i < a->procs; i++) {
+	for (int left = a->procs; left > 0;) {
 		int st;
-		if (waitpid(pids[i], &st, 0) < 0)
+		pid_t pid = waitpid(-1, &st, 0);
+		if (pid < 0) {
+			if (errno == EINTR)
+				continue;
 			die_errno("waitpid");
-		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		}
+		left--;
+		for (int i = 0; i < a->procs; i++)
+			if (pids[i] == pid)
+				pids[i] = 0; /* reaped: its pid may be reused */
+		if ((!WIFEXITED(st) || WEXITSTATUS(st) != 0) && !failed) {
 			failed = 1;
+			for (int i = 0; i < a->procs; i++)
+				if (pids[i] > 0)
+					kill(pids[i], SIGKILL);
+		}
 	}
 	if (failed)
 		die("a worker failed");

@@ -31,6 +31,7 @@ Modes (VARIANT "-" unless given):
   apply                              N Pool(PROCS).apply round trips
 """
 import multiprocessing as mp
+import multiprocessing.connection
 import os
 import sys
 import time
@@ -187,11 +188,19 @@ def run_workers(fn, n, procs, cpus, split, *args):
         ready.acquire()
     print("go", flush=True)
     go.set()
-    for p in ps:
-        p.join()
-    for p in ps:
-        if p.exitcode != 0:
-            sys.exit("a worker failed: exit code %s" % p.exitcode)
+    # Reap in any order; the first worker to fail takes the others down,
+    # since its peer may wait for it for good.
+    running = {p.sentinel: p for p in ps}
+    while running:
+        for s in mp.connection.wait(list(running)):
+            p = running.pop(s)
+            p.join()
+            if p.exitcode != 0:
+                for q in running.values():
+                    q.kill()
+                for q in running.values():
+                    q.join()
+                sys.exit("a worker failed: exit code %s" % p.exitcode)
     first = min(spans[2 * i] for i in range(procs))
     last = max(spans[2 * i + 1] for i in range(procs))
     return (last - first) / n
