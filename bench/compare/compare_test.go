@@ -52,7 +52,7 @@ func TestSmoke(t *testing.T) {
 	}
 
 	var rep report
-	dec := json.NewDecoder(&out)
+	dec := json.NewDecoder(bytes.NewReader(out.Bytes()))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&rep); err != nil {
 		t.Fatalf("the JSON does not parse: %v", err)
@@ -100,9 +100,15 @@ func TestSmoke(t *testing.T) {
 		}
 	}
 
-	// The table, from the same report.
+	// The table, from the same results.
+	saved := filepath.Join(t.TempDir(), "results.json")
+	if err := os.WriteFile(saved, out.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	var table bytes.Buffer
-	writeTable(&table, &rep)
+	if code := run(context.Background(), []string{"--from", saved}, &table, &errs); code != 0 {
+		t.Fatalf("compare --from: exit %d\n%s", code, errs.String())
+	}
 	for _, want := range append([]string{"machine", "load", "ours÷"}, smokeOnly...) {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("the table lacks %q:\n%s", want, table.String())

@@ -18,6 +18,7 @@
 //	                   any,one,two (default all three)
 //	--json             print the results as JSON instead of the table
 //	--svg FILE         also write the chart to FILE
+//	--from FILE        measure nothing: show what a --json run saved in FILE
 //	--extra            also run the variants (spin 0, Persistent,
 //	                   LockContext, TryAcquire, ...) that go test always runs
 //	--reps N, --target D, --ops N

@@ -36,6 +36,7 @@ type settings struct {
 	Extra      bool          `json:"extra"`
 	json       bool
 	svg        string
+	from       string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*settings, error) {
@@ -55,6 +56,7 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 	fs.BoolVar(&s.Extra, "extra", false, "also run the variants (spin 0, Persistent, LockContext, TryAcquire, ...) that go test always runs")
 	fs.BoolVar(&s.json, "json", false, "print the results as JSON instead of the table")
 	fs.StringVar(&s.svg, "svg", "", "also write a chart (bars on a log scale, ratios written on multiproc's) to this SVG file")
+	fs.StringVar(&s.from, "from", "", "measure nothing: show the results a --json run saved in this file (as the table, or with --svg as the chart)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -100,26 +102,33 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "compare:", err)
 		return 2
 	}
-	ws, err := selectWorkloads(s)
-	if err != nil {
-		fmt.Fprintln(stderr, "compare:", err)
-		return 2
-	}
-	env, err := workload.NewEnv()
-	if err != nil {
-		fmt.Fprintln(stderr, "compare:", err)
-		return 1
-	}
-	defer env.Close()
-
-	rep := &report{Settings: s, Machine: readMachine(env)}
-	start := time.Now()
-	rep.Workloads, rep.Notes = measureAll(ctx, env, s, ws, stderr)
-	rep.Machine.LoadAfter = loadAverage()
-	rep.Seconds = time.Since(start).Seconds()
-	if ctx.Err() != nil {
-		fmt.Fprintln(stderr, "compare: interrupted")
-		return 1
+	var rep *report
+	if s.from != "" {
+		if rep, err = load(s.from); err != nil {
+			fmt.Fprintln(stderr, "compare:", err)
+			return 1
+		}
+	} else {
+		ws, err := selectWorkloads(s)
+		if err != nil {
+			fmt.Fprintln(stderr, "compare:", err)
+			return 2
+		}
+		env, err := workload.NewEnv()
+		if err != nil {
+			fmt.Fprintln(stderr, "compare:", err)
+			return 1
+		}
+		defer env.Close()
+		rep = &report{Settings: s, Machine: readMachine(env)}
+		start := time.Now()
+		rep.Workloads, rep.Notes = measureAll(ctx, env, s, ws, stderr)
+		rep.Machine.LoadAfter = loadAverage()
+		rep.Seconds = time.Since(start).Seconds()
+		if ctx.Err() != nil {
+			fmt.Fprintln(stderr, "compare: interrupted")
+			return 1
+		}
 	}
 
 	if s.svg != "" {
@@ -142,6 +151,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// load reads a report a --json run wrote.
+func load(path string) (*report, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r report
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	if r.Settings == nil {
+		return nil, fmt.Errorf("%s: not the JSON of a compare run", path)
+	}
+	return &r, nil
 }
 
 // selectWorkloads applies --only and --placements.

@@ -28,6 +28,7 @@ type workloadResult struct {
 	Name      string `json:"name"`
 	Family    string `json:"family"`
 	Op        string `json:"op"`
+	Detail    string `json:"detail,omitempty"`
 	Placement string `json:"placement"`
 	Pending   string `json:"pending,omitempty"`
 	Rows      []row  `json:"rows"`
@@ -148,7 +149,7 @@ func measureAll(ctx context.Context, env *workload.Env, s *settings, ws []*workl
 	var notes []string
 	var results []workloadResult
 	for _, w := range ws {
-		wr := workloadResult{Name: w.Name(), Family: w.Family, Op: w.Op, Placement: string(w.Placement), Pending: w.Pending}
+		wr := workloadResult{Name: w.Name(), Family: w.Family, Op: w.Op, Detail: w.Detail, Placement: string(w.Placement), Pending: w.Pending}
 		ours := w.Ours()
 		var oursMedian float64
 		if m := byImpl[ours]; m != nil && m.err == nil && len(m.ns) > 0 {

@@ -71,13 +71,15 @@ func writeTable(w io.Writer, r *report) {
 	fmt.Fprintf(w, "\nWhat one op is:\n")
 	seen := map[string]bool{}
 	for _, wr := range r.Workloads {
-		if !seen[wr.Family+"\x00"+wr.Op] {
-			fam := wr.Family
-			if seen[fam] {
-				fam = ""
-			}
-			seen[wr.Family], seen[wr.Family+"\x00"+wr.Op] = true, true
-			fmt.Fprintf(w, "  %-12s %s\n", fam, wr.Op)
+		if !seen[wr.Family] {
+			seen[wr.Family] = true
+			fmt.Fprintf(w, "  %-12s %s\n", wr.Family, wr.Op)
+		}
+		if key := wr.Family + "\x00" + wr.Detail; wr.Detail != "" && !seen[key] {
+			seen[key] = true
+			first := strings.TrimPrefix(wr.Name, wr.Family+"/")
+			first, _, _ = strings.Cut(first, "/")
+			fmt.Fprintf(w, "  %-12s   %s: %s\n", "", first, wr.Detail)
 		}
 	}
 	if len(r.Notes) > 0 || len(failures) > 0 {

@@ -3,6 +3,7 @@ package workload
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/multiproc/multiproc/sem"
@@ -47,7 +48,8 @@ type builder struct {
 }
 
 func (b *builder) workload(family string, pl Placement, op string, params ...string) *Workload {
-	w := &Workload{Family: family, Op: op, Placement: pl}
+	op, detail, _ := strings.Cut(op, "; ")
+	w := &Workload{Family: family, Op: op, Detail: detail, Placement: pl}
 	for i := 0; i+1 < len(params); i += 2 {
 		w.Params = append(w.Params, Param{params[i], params[i+1]})
 	}
@@ -134,14 +136,14 @@ func uncontended(b *builder) {
 	w.add(cProg("c-pthread-robust", "pthread mutex, process-shared robust", "pthread", "pair", "robust", 0, 0, Anywhere))
 	w.add(py("multiprocessing.Lock", "pair", "lock", 0, 0, Anywhere))
 
-	w = b.workload("Uncontended", Anywhere, op+" (outermost)", "op", "RLock")
+	w = b.workload("Uncontended", Anywhere, op+"; the outermost pair", "op", "RLock")
 	w.add(mp("multiproc", "sem.RLock Lock+Unlock, outermost", rlockPairs(false)))
 	w.show(lock)
 	w.show(mutex)
 	w.add(cProg("c-pthread", "pthread mutex, process-shared recursive", "pthread", "pair", "recursive", 0, 0, Anywhere))
 	w.add(py("multiprocessing.RLock", "pair", "rlock", 0, 0, Anywhere))
 
-	w = b.workload("Uncontended", Anywhere, op+" (inner: the RLock already held)", "op", "RLockNested")
+	w = b.workload("Uncontended", Anywhere, op+"; an inner pair, the RLock already held", "op", "RLockNested")
 	w.add(mp("multiproc", "sem.RLock Lock+Unlock, nested", rlockPairs(true)))
 	w.add(cProg("c-pthread", "pthread recursive mutex, nested", "pthread", "pair", "nested", 0, 0, Anywhere))
 	w.add(py("multiprocessing.RLock, nested", "pair", "nested", 0, 0, Anywhere))
@@ -184,7 +186,7 @@ func pingPongs(b *builder) {
 		// shown with every other object.
 		var futex, floor *Impl
 
-		w := b.workload("PingPong", pl, op+" (Lock: two handoffs to a process blocked in Lock)", "obj", "Lock", "cpus", cpus)
+		w := b.workload("PingPong", pl, op+"; two handoffs of the Lock to a process blocked in Lock", "obj", "Lock", "cpus", cpus)
 		lockRow := w
 		w.add(mp("multiproc", "sem.Lock handoff", workers("handoff", 2, false, pl, setupHandoff(spinDefault))))
 		w.add(extra(mp("multiproc-spin0", "sem.Lock handoff, spin 0", workers("handoff", 2, false, pl, setupHandoff("0s")))))
@@ -219,14 +221,14 @@ func pingPongs(b *builder) {
 		w.show(floor)
 		w.add(py("multiprocessing.Semaphore", "semaphore", "", 2, 0, pl))
 
-		w = b.workload("PingPong", pl, op+" (Barrier: one cycle of 2 parties)", "obj", "Barrier", "cpus", cpus)
+		w = b.workload("PingPong", pl, op+"; one cycle of a Barrier of 2 parties", "obj", "Barrier", "cpus", cpus)
 		w.add(mp("multiproc", "barrier.Barrier, 2 parties", workers("barrier", 2, false, pl, setupBarrier(2))))
 		w.add(cProg("c-pthread", "pthread barrier, process-shared", "pthread", "barrier", "", 2, 0, pl))
 		w.show(futex)
 		w.show(floor)
 		w.add(py("multiprocessing.Barrier", "barrier", "", 2, 0, pl))
 
-		w = b.workload("PingPong", pl, op+" (an 8-byte message each way)", "obj", "Pipe", "cpus", cpus)
+		w = b.workload("PingPong", pl, op+"; an 8-byte message each way", "obj", "Pipe", "cpus", cpus)
 		w.Pending = "pool.Pipe, issue 10"
 		w.add(cProg("c-pipe", "pipe(2), 8-byte messages", "pipe", "pingpong", "pipe", 2, 0, pl))
 		w.add(cProg("c-seqpacket", "socketpair SOCK_SEQPACKET", "pipe", "pingpong", "seqpacket", 2, 0, pl))
@@ -236,7 +238,7 @@ func pingPongs(b *builder) {
 }
 
 func barriers(b *builder) {
-	w := b.workload("Barrier", Anywhere, "one cycle of 4 parties in 4 processes (on 2 CPUs they share); 2 parties: PingPong/obj=Barrier", "procs", "4")
+	w := b.workload("Barrier", Anywhere, "one cycle of a Barrier whose parties are processes (2 parties: PingPong/obj=Barrier)", "procs", "4")
 	w.add(mp("multiproc", "barrier.Barrier, 4 processes", workers("barrier", 4, false, Anywhere, setupBarrier(4))))
 	w.add(extra(mp("multiproc-goroutines", "barrier.Barrier, 4 goroutines of one process", barrierGoroutines(4))))
 	w.add(cProg("c-pthread", "pthread barrier, process-shared", "pthread", "barrier", "", 4, 0, Anywhere))
@@ -251,7 +253,7 @@ func values(b *builder) {
 	}
 	for _, procs := range []int{1, 2, 4} {
 		n := strconv.Itoa(procs)
-		w := b.workload("Value", Anywhere, "one lock-free add to a shared int64, the processes sharing the ops", "op", "Add", "procs", n)
+		w := b.workload("Value", Anywhere, "one op on a shared int64, the processes sharing the ops; a lock-free add", "op", "Add", "procs", n)
 		w.add(mp("multiproc", "value.Add", workers("value", procs, true, Anywhere, setupValue("add"))))
 		w.add(gof("go-atomic", fmt.Sprintf("atomic.Int64.Add, %s (floor)", goroutines(procs)), atomicAdd(procs)))
 		w.add(cProg("c-atomic", "__atomic_fetch_add on shared memory", "futex", "add", "", procs, 0, Anywhere))
@@ -259,7 +261,7 @@ func values(b *builder) {
 	}
 	for _, procs := range []int{1, 2, 4} {
 		n := strconv.Itoa(procs)
-		w := b.workload("Value", Anywhere, "one locked read-modify-write of a shared int64, the processes sharing the ops", "op", "Update", "procs", n)
+		w := b.workload("Value", Anywhere, "one op on a shared int64, the processes sharing the ops; a read-modify-write under the value's lock", "op", "Update", "procs", n)
 		w.add(mp("multiproc", "Value.Update (under its lock)", workers("value", procs, true, Anywhere, setupValue("update"))))
 		b.once(w, "go-mutex-counter/"+n, func() *Impl {
 			return gof("go-mutex", fmt.Sprintf("sync.Mutex, %s (floor)", goroutines(procs)), mutexCounter(procs))

@@ -102,8 +102,10 @@ type Workload struct {
 	Family string
 	// Params are the rest of the name, in order (op=Lock, procs=2, cpus=two).
 	Params []Param
-	// Op says in words what one op is, for the docs and the table's legend.
-	Op string
+	// Op says in words what one op is, the same for the whole family, and
+	// Detail what is particular to this workload ("" if nothing), for the
+	// table's legend.
+	Op, Detail string
 	// Placement is where the workers run (Anywhere for single-process
 	// workloads). It is also the "cpus" param when Params has one.
 	Placement Placement
