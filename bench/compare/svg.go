@@ -129,6 +129,9 @@ func chart(r *report) string {
 		if g.family != family {
 			family = g.family
 			p(`<text x="%d" y="%d" font-size="13" font-weight="bold">%s</text>`+"\n", nameX, y+18, esc(family))
+			if y > headH {
+				axisLabels(y + 18) // the scale again at every family
+			}
 			p(`<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#999"/>`+"\n", nameX, y+22, width-10, y+22)
 			y += famH
 		}
