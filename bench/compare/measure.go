@@ -87,7 +87,9 @@ type measurement struct {
 // measures them all in turn, s.Reps times over: the systems interleave,
 // so a change in the machine's load touches all of them alike.
 func measureAll(ctx context.Context, env *workload.Env, s *settings, ws []*workload.Workload, progress io.Writer) ([]workloadResult, []string) {
-	env.Timeout = 2 * time.Minute
+	// A repetition aims at s.Target; one that runs a hundred times over
+	// (plus start-up) is hung, and the run goes on without it.
+	env.Timeout = 20*time.Second + 100*s.Target
 	var order []*measurement
 	byImpl := map[*workload.Impl]*measurement{}
 	for _, w := range ws {

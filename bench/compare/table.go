@@ -52,7 +52,7 @@ func writeTable(w io.Writer, r *report) {
 			switch {
 			case row.Error != "":
 				med = "failed"
-				failures = append(failures, fmt.Sprintf("%s/impl=%s: %s", wr.Name, row.Impl, firstLineOf(row.Error)))
+				failures = append(failures, firstLineOf(row.Error)) // it names the workload and impl
 			case row.Median > 0:
 				med = formatNs(row.Median)
 				spread = fmt.Sprintf("±%.0f%%", 100*row.Spread)

@@ -172,6 +172,9 @@ static double run_workers(const struct args *a, int split, work_fn fn, void *arg
 			char c = 1, g;
 			if (write(ready[1], &c, 1) != 1)
 				die_errno("write ready");
+			/* Ready said: holding the pipe open would hide from the
+			 * coordinator a worker that dies before saying it. */
+			close(ready[1]);
 			while (read(gate[0], &g, 1) < 0 && errno == EINTR)
 				;
 			long n = a->n;

@@ -185,7 +185,14 @@ def run_workers(fn, n, procs, cpus, split, *args):
         p.start()
         ps.append(p)
     for _ in range(procs):
-        ready.acquire()
+        # A worker that dies before it is ready (its objects could not be
+        # opened, say) would leave this wait without end.
+        while not ready.acquire(timeout=0.05):
+            for p in ps:
+                if p.exitcode is not None:
+                    for q in ps:
+                        q.kill()
+                    sys.exit("a worker exited before it was ready: exit code %s" % p.exitcode)
     print("go", flush=True)
     go.set()
     # Reap in any order; the first worker to fail takes the others down,
