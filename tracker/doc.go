@@ -33,7 +33,7 @@
 //
 // An object is leaked when it is tracked (not Persistent), nobody holds it
 // open (no process has a flock on it: the kernel's fact, see
-// internal/holders), its creator is dead, and no live tracker — nor the
+// internal/shmfile), its creator is dead, and no live tracker — nor the
 // still-running program of a tracker that was killed — has it registered.
 // Sweep removes exactly those, each with a non-blocking exclusive flock so
 // that an object somebody opens meanwhile is kept. Persistent objects are

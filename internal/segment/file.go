@@ -11,6 +11,7 @@ import (
 
 	"github.com/edsrzf/mmap-go"
 	"github.com/multiproc/multiproc/internal/layout"
+	"github.com/multiproc/multiproc/internal/shmfile"
 	"github.com/multiproc/multiproc/internal/track"
 	"golang.org/x/sys/unix"
 )
@@ -286,28 +287,9 @@ func (f *File) discard() {
 func (f *File) Unmap() error { return f.m.unmap() }
 
 // Unlink removes the file's name if it still names this object; mappings
-// stay valid until they are closed.
+// stay valid until they are closed. It works on a closed File too.
 func (f *File) Unlink() error {
-	path := f.Path()
-	gone := &fs.PathError{Op: "unlink", Path: path, Err: fs.ErrNotExist}
-	// Check the name under a shared flock of the file it names: a sweeper
-	// removes a name only under an exclusive one, so while we hold this the
-	// name cannot be swept and given to a newer object between our check
-	// and our unlink (the handle may be closed, and hold no flock itself).
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
-	if err != nil {
-		return gone
-	}
-	defer unix.Close(fd)
-	if err := flockRetry(fd, unix.LOCK_SH); err != nil {
-		return &fs.PathError{Op: "flock", Path: path, Err: err}
-	}
-	var st unix.Stat_t
-	if unix.Fstat(fd, &st) != nil || st.Ino != f.Ino || st.Dev != f.Dev {
-		// Someone else's object took the name after ours was removed.
-		return gone
-	}
-	return Unlink(f.Name)
+	return shmfile.Unlink(f.Path(), shmfile.ID{Dev: f.Dev, Ino: f.Ino})
 }
 
 // Unlink removes Dir/file.

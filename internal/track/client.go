@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/multiproc/multiproc/internal/proc"
+	"github.com/multiproc/multiproc/internal/shmfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -62,7 +63,7 @@ func init() {
 // `multiproc clean`.
 func Register(file string) {
 	var st unix.Stat_t
-	if unix.Lstat(path(file), &st) != nil {
+	if unix.Lstat(shmfile.Path(file), &st) != nil {
 		return // already gone: nothing to track
 	}
 	RegisterID(file, st.Dev, st.Ino)
@@ -288,8 +289,3 @@ next:
 	}
 	return out
 }
-
-// Dir is where objects live (segment.Dir; segment imports this package).
-const Dir = "/dev/shm"
-
-func path(file string) string { return Dir + "/" + file }

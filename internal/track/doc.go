@@ -32,7 +32,7 @@
 // closes the fds of a process that exits, even by SIGKILL, so EOF means
 // every client is gone. The tracker then removes each registered object
 // that nobody holds — decided by a non-blocking exclusive flock
-// (internal/holders, the rule segment.TryRemoveUnheld uses), never by
+// (internal/shmfile, the rule segment.TryRemoveUnheld uses), never by
 // guessing — and prints one line per object removed to the program's
 // stderr. An object some unrelated process still holds is kept and watched
 // (a flock test every HeldPollInterval) until nobody holds it, then

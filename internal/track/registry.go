@@ -15,10 +15,11 @@ import (
 	"strings"
 
 	"github.com/multiproc/multiproc/internal/proc"
+	"github.com/multiproc/multiproc/internal/shmfile"
 	"golang.org/x/sys/unix"
 )
 
-// RegistryPrefix starts the file name of every tracker's registry in Dir.
+// RegistryPrefix starts the file name of every tracker's registry in /dev/shm.
 const RegistryPrefix = "mpgo_tracker_"
 
 // The registry file is text, one record a line, in the connection's own
@@ -40,12 +41,15 @@ const maxRegistry = 64 << 20
 
 // Entry is one object a tracker has registered.
 type Entry struct {
-	File    string // file name in Dir
+	File    string // file name in /dev/shm
 	Dev     uint64 // the file registered: a newer file under the same name is not it
 	Ino     uint64
 	PID     int    // creator
 	Start32 uint32 // low bits of the creator's start time (proc.Alive)
 }
+
+// id is the identity of the file registered.
+func (e Entry) id() shmfile.ID { return shmfile.ID{Dev: e.Dev, Ino: e.Ino} }
 
 func (e Entry) line() string {
 	return fmt.Sprintf("R %d %d %d %d %s\n", e.Dev, e.Ino, e.PID, e.Start32, strconv.Quote(e.File))
@@ -53,7 +57,7 @@ func (e Entry) line() string {
 
 // Registry is the content of a tracker's registry file.
 type Registry struct {
-	File        string  // its file name in Dir
+	File        string  // its file name in /dev/shm
 	Tracker     proc.ID // the tracker process
 	Program     proc.ID // the process that started it
 	ClientsGone bool    // every client has gone; the tracker is removing what is left
@@ -67,7 +71,7 @@ func IsRegistry(file string) bool { return strings.HasPrefix(file, RegistryPrefi
 // ReadRegistry reads the registry Dir/file without locking it. A file that
 // is not a registry is an error naming what is wrong with it.
 func ReadRegistry(file string) (Registry, error) {
-	p := path(file)
+	p := shmfile.Path(file)
 	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if err != nil {
 		if err == unix.ENOENT {
@@ -162,11 +166,9 @@ func apply(live map[string]Entry, line string) bool {
 	return false
 }
 
-// validName accepts what segment.CleanName returns: one file name in Dir.
-func validName(name string) bool {
-	return name != "" && name != "." && name != ".." && len(name) <= 255 &&
-		!strings.ContainsAny(name, "/\x00") && !IsRegistry(name)
-}
+// validName accepts what segment.CleanName returns, one file name in
+// /dev/shm, that is not a registry.
+func validName(name string) bool { return shmfile.IsFileName(name) && !IsRegistry(name) }
 
 func sorted(live map[string]Entry) []Entry {
 	es := make([]Entry, 0, len(live))
@@ -191,26 +193,26 @@ type registry struct {
 // writes its header before linking it under a fresh name, so no sweeper
 // ever sees it published and unlocked.
 func createRegistry(tracker, program proc.ID) (*registry, error) {
-	fd, err := unix.Open(Dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
+	fd, err := unix.Open(shmfile.Dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
 	if err != nil {
-		return nil, &fs.PathError{Op: "create", Path: Dir, Err: err}
+		return nil, &fs.PathError{Op: "create", Path: shmfile.Dir, Err: err}
 	}
-	f := os.NewFile(uintptr(fd), Dir)
+	f := os.NewFile(uintptr(fd), shmfile.Dir)
 	unix.Fchmod(fd, 0o600)
 	if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
 		f.Close()
-		return nil, &fs.PathError{Op: "flock", Path: Dir, Err: err}
+		return nil, &fs.PathError{Op: "flock", Path: shmfile.Dir, Err: err}
 	}
 	r := &registry{f: f, head: fmt.Sprintf("%stracker=%d:%d program=%d:%d\n", registryHeader, tracker.PID, tracker.Start, program.PID, program.Start)}
 	if _, err := f.WriteString(r.head); err != nil {
 		f.Close()
-		return nil, &fs.PathError{Op: "write", Path: Dir, Err: err}
+		return nil, &fs.PathError{Op: "write", Path: shmfile.Dir, Err: err}
 	}
 	for range 10 {
 		var b [8]byte
 		rand.Read(b[:])
 		name := RegistryPrefix + hex.EncodeToString(b[:])
-		err = unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), unix.AT_FDCWD, path(name), unix.AT_SYMLINK_FOLLOW)
+		err = unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), unix.AT_FDCWD, shmfile.Path(name), unix.AT_SYMLINK_FOLLOW)
 		if err == nil {
 			r.name = name
 			return r, nil
@@ -220,7 +222,7 @@ func createRegistry(tracker, program proc.ID) (*registry, error) {
 		}
 	}
 	f.Close()
-	return nil, &fs.PathError{Op: "link", Path: Dir, Err: err}
+	return nil, &fs.PathError{Op: "link", Path: shmfile.Dir, Err: err}
 }
 
 // record appends records (whole lines) and compacts the file when it has
@@ -265,6 +267,6 @@ func (r *registry) remove() {
 	if r == nil {
 		return
 	}
-	unix.Unlink(path(r.name))
+	unix.Unlink(shmfile.Path(r.name))
 	r.f.Close()
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/multiproc/multiproc/internal/proc"
+	"github.com/multiproc/multiproc/internal/shmfile"
 )
 
 func TestRegistryReplaysRecordsAndSkipsGarbage(t *testing.T) {
@@ -64,7 +65,7 @@ func TestRegistryCompactsToTheLiveSet(t *testing.T) {
 			reg.record([]byte("U "+strconv.Quote(name)+"\n"), live)
 		}
 	}
-	fi, _ := os.Stat(path(reg.name))
+	fi, _ := os.Stat(shmfile.Path(reg.name))
 	r, err := ReadRegistry(reg.name)
 	if err != nil {
 		t.Fatal(err)

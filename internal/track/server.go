@@ -11,9 +11,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/multiproc/multiproc/internal/holders"
 	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/proc"
+	"github.com/multiproc/multiproc/internal/shmfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -107,7 +107,7 @@ func (s *server) drain() {
 		var done []byte
 		for _, e := range sorted(s.live) {
 			kind := describe(e.File)
-			removed, err := holders.TryRemove(path(e.File), holders.ID{Dev: e.Dev, Ino: e.Ino})
+			removed, err := shmfile.TryRemove(shmfile.Path(e.File), e.id())
 			switch {
 			case err != nil:
 				fmt.Fprintf(s.out, "multiproc tracker: cannot remove leaked %s %s: %v\n", kind, e.File, err)
@@ -193,13 +193,13 @@ func parseHello(line string) (pid int, start32 uint32, ok bool) {
 // isFile reports whether e's name still means the file registered.
 func isFile(e Entry) bool {
 	var st unix.Stat_t
-	return unix.Lstat(path(e.File), &st) == nil && st.Dev == e.Dev && st.Ino == e.Ino
+	return unix.Lstat(shmfile.Path(e.File), &st) == nil && st.Dev == e.Dev && st.Ino == e.Ino
 }
 
 // describe names the kind of an object for messages, from its header (read
 // with pread, never mapped), its metadata attribute or its name.
 func describe(file string) string {
-	fd, err := unix.Open(path(file), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	fd, err := unix.Open(shmfile.Path(file), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if err == nil {
 		defer unix.Close(fd)
 		var st unix.Stat_t

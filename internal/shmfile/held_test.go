@@ -1,10 +1,12 @@
-package holders
+package shmfile
 
 import (
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -81,5 +83,48 @@ func TestMissingAndSymlink(t *testing.T) {
 	}
 	if _, err := os.Stat(target); err != nil {
 		t.Fatal("symlink target touched:", err)
+	}
+}
+
+func TestUnlinkRemovesAHeldFileButNeverAnother(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "obj")
+	os.WriteFile(path, []byte("old"), 0o600)
+	old := idOf(t, path)
+	f, _ := os.Open(path)
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH); err != nil {
+		t.Fatal(err)
+	}
+	// Held by us: the name goes anyway, the open file stays usable.
+	if err := Unlink(path, old); err != nil {
+		t.Fatalf("Unlink of a held file: %v", err)
+	}
+	if b, err := os.ReadFile("/proc/self/fd/" + strconv.Itoa(int(f.Fd()))); err != nil || string(b) != "old" {
+		t.Fatalf("open file after Unlink: %q, %v", b, err)
+	}
+	if err := Unlink(path, old); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("second Unlink = %v, want ErrNotExist", err)
+	}
+	os.WriteFile(path, []byte("new"), 0o600) // f keeps old's inode number from being reused
+	if err := Unlink(path, old); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Unlink of another file under the name = %v, want ErrNotExist", err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatal("newer file removed:", err)
+	}
+}
+
+func TestCleanNameRefusesEmptyAndPaths(t *testing.T) {
+	for _, bad := range []string{"", "/", "//", "a/b", ".", "..", "a\x00b", strings.Repeat("x", 256)} {
+		if _, err := CleanName(bad, ""); !errors.Is(err, ErrInvalidName) {
+			t.Errorf("CleanName(%q) = %v, want ErrInvalidName", bad, err)
+		}
+		if IsFileName(bad) {
+			t.Errorf("IsFileName(%q) = true", bad)
+		}
+	}
+	if got, err := CleanName("/jobs", ""); err != nil || got != "jobs" || !IsFileName(got) {
+		t.Fatalf("CleanName(/jobs) = %q, %v", got, err)
 	}
 }
