@@ -85,7 +85,7 @@ func create[T any](n int, xs []T, locked bool, opts []Option) (*Array[T], error)
 	}
 	a, err := attach[T](obj)
 	if err != nil {
-		obj.Remove()
+		obj.Unlink()
 		obj.Close()
 		return nil, err
 	}
@@ -218,4 +218,4 @@ func (a *Array[T]) Close() error {
 // Unlink removes the array's name: no process can Open it any more, while
 // those that have it open keep using it until they Close. It works before
 // or after Close.
-func (a *Array[T]) Unlink() error { return a.obj.Remove() }
+func (a *Array[T]) Unlink() error { return a.obj.Unlink() }

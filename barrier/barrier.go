@@ -343,4 +343,4 @@ func (b *Barrier) Close() error {
 
 // Unlink removes the barrier's name so no other process can open it;
 // handles already open keep working until closed.
-func (b *Barrier) Unlink() error { return b.obj.Remove() }
+func (b *Barrier) Unlink() error { return b.obj.Unlink() }

@@ -423,7 +423,7 @@ func TestOpenRefusesWhatIsNotABarrier(t *testing.T) {
 		} else {
 			t.Logf("%s: %v", tc.name, err)
 		}
-		obj.Remove()
+		obj.Unlink()
 		obj.Close()
 	}
 }

@@ -342,4 +342,4 @@ func (c *Condition) Close() error {
 
 // Unlink removes c's name (its own RLock goes with it; a lock passed to
 // NewCondition does not). Processes that have it open keep using it.
-func (c *Condition) Unlink() error { return c.obj.Remove() }
+func (c *Condition) Unlink() error { return c.obj.Unlink() }

@@ -339,4 +339,4 @@ func (e *Event) Close() error {
 
 // Unlink removes the Event's name so no other process can open it; handles
 // already open keep working until closed.
-func (e *Event) Unlink() error { return e.obj.Remove() }
+func (e *Event) Unlink() error { return e.obj.Unlink() }

@@ -366,7 +366,7 @@ func TestOpenEventRefusesWhatIsNotAnEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	defer other.Remove()
+	defer other.Unlink()
 	_, err = sem.OpenEvent(other.Name)
 	if !errors.Is(err, sem.ErrKindMismatch) {
 		t.Errorf("barrier opened as Event: %v, want ErrKindMismatch", err)
@@ -378,7 +378,7 @@ func TestOpenEventRefusesWhatIsNotAnEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer short.Close()
-	defer short.Remove()
+	defer short.Unlink()
 	if _, err := sem.OpenEvent(short.Name); !errors.Is(err, sem.ErrCorrupt) {
 		t.Errorf("short payload: %v, want ErrCorrupt", err)
 	}

@@ -20,7 +20,7 @@ func TestEmbeddedLockThroughSemlink(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer obj.Remove()
+	defer obj.Unlink()
 	defer obj.Close()
 	const off = layout.HeaderSize + 64
 	l := semlink.WrapLock(obj.File, layout.KindValue, off).(*Lock)

@@ -93,7 +93,7 @@ func (h *lockHandle) unlink(what string) error {
 	if h.obj == nil {
 		return &fs.PathError{Op: "unlink", Path: h.file.Path(), Err: fmt.Errorf("%w: this %s is part of the %s; remove that instead", ErrInvalidArgument, what, h.kind)}
 	}
-	return h.obj.Remove()
+	return h.obj.Unlink()
 }
 
 // errorf wraps err with the object's kind and name: "sem: Lock NAME: err".

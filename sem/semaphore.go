@@ -21,7 +21,6 @@ import (
 	"github.com/multiproc/multiproc/internal/posixsem"
 	"github.com/multiproc/multiproc/internal/proc"
 	"github.com/multiproc/multiproc/internal/segment"
-	"github.com/multiproc/multiproc/internal/track"
 	"github.com/multiproc/multiproc/internal/wait"
 )
 
@@ -119,7 +118,6 @@ func createSemaphore(kind layout.Kind, value int, opts []Option) (*Semaphore, er
 	s, err := newSemaphore(f, name, kind, bound)
 	if err != nil {
 		f.Unlink()
-		track.Unregister(file)
 		f.Close()
 		return nil, err
 	}
@@ -293,8 +291,4 @@ func (s *Semaphore) Close() error {
 // processes that have it open keep using it, new opens fail with an error
 // wrapping fs.ErrNotExist. It removes the name only while it still means
 // this semaphore.
-func (s *Semaphore) Unlink() error {
-	err := s.file.Unlink()
-	track.Unregister(s.file.Name)
-	return err
-}
+func (s *Semaphore) Unlink() error { return s.file.Unlink() }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/multiproc/multiproc/internal/proc"
 	"github.com/multiproc/multiproc/internal/segment"
-	"github.com/multiproc/multiproc/internal/track"
 )
 
 // A Segment is a named shared-memory segment mapped into this process.
@@ -99,11 +98,7 @@ func (s *Segment) Close() error {
 // processes that have it mapped keep using it until they Close. It works
 // before or after Close, and removes the name only while it still means this
 // segment (not a newer one that took the same name).
-func (s *Segment) Unlink() error {
-	err := s.file.Unlink()
-	track.Unregister(s.file.Name)
-	return err
-}
+func (s *Segment) Unlink() error { return s.file.Unlink() }
 
 // Unlink removes the segment called name. A missing name is an error
 // wrapping fs.ErrNotExist.
@@ -112,7 +107,5 @@ func Unlink(name string) error {
 	if err != nil {
 		return err
 	}
-	err = segment.Unlink(file)
-	track.Unregister(file)
-	return err
+	return segment.Unlink(file)
 }

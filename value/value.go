@@ -70,7 +70,7 @@ func create[T any](init T, locked bool, opts []Option) (*Value[T], error) {
 	}
 	v, err := attach[T](obj)
 	if err != nil {
-		obj.Remove()
+		obj.Unlink()
 		obj.Close()
 		return nil, err
 	}
@@ -164,4 +164,4 @@ func (v *Value[T]) Close() error {
 // Unlink removes the value's name: no process can Open it any more, while
 // those that have it open keep using it until they Close. It works before
 // or after Close.
-func (v *Value[T]) Unlink() error { return v.obj.Remove() }
+func (v *Value[T]) Unlink() error { return v.obj.Unlink() }

@@ -286,22 +286,29 @@ func (f *File) discard() {
 // afterwards faults. It is idempotent, and may come before or after Close.
 func (f *File) Unmap() error { return f.m.unmap() }
 
-// Unlink removes the file's name if it still names this object; mappings
-// stay valid until they are closed. It works on a closed File too.
+// Unlink removes the file's name if it still names this object, and tells
+// the tracker it was removed on purpose; mappings stay valid until they are
+// closed. It works on a closed File too. Registering (in Create) and this
+// are the only places an object's name meets the tracker.
 func (f *File) Unlink() error {
-	return shmfile.Unlink(f.Path(), shmfile.ID{Dev: f.Dev, Ino: f.Ino})
+	err := shmfile.Unlink(f.Path(), shmfile.ID{Dev: f.Dev, Ino: f.Ino})
+	track.Unregister(f.Name)
+	return err
 }
 
-// Unlink removes Dir/file.
+// Unlink removes Dir/file, whatever file the name means now, and tells the
+// tracker it was removed on purpose.
 func Unlink(file string) error {
 	path := Path(file)
-	if err := unix.Unlink(path); err != nil {
-		if err == unix.ENOENT {
-			return &fs.PathError{Op: "unlink", Path: path, Err: fs.ErrNotExist}
-		}
-		return &fs.PathError{Op: "unlink", Path: path, Err: err}
+	err := unix.Unlink(path)
+	track.Unregister(file)
+	switch err {
+	case nil:
+		return nil
+	case unix.ENOENT:
+		return &fs.PathError{Op: "unlink", Path: path, Err: fs.ErrNotExist}
 	}
-	return nil
+	return &fs.PathError{Op: "unlink", Path: path, Err: err}
 }
 
 func flockRetry(fd, how int) error {

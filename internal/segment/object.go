@@ -7,7 +7,6 @@ import (
 
 	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/proc"
-	"github.com/multiproc/multiproc/internal/track"
 )
 
 // Object is an open typed object: a File whose first layout.HeaderSize bytes
@@ -104,14 +103,6 @@ func OpenObject(name string, k layout.Kind, elem *layout.TypeInfo, opt OpenOptio
 		return nil, &fs.PathError{Op: "open", Path: f.Path(), Err: err}
 	}
 	return &Object{File: f, Header: h, Payload: f.Bytes()[layout.HeaderSize : layout.HeaderSize+int(h.PayloadSize)]}, nil
-}
-
-// Remove unlinks the object's name (if it is still ours) and tells the
-// tracker it was removed on purpose.
-func (o *Object) Remove() error {
-	err := o.File.Unlink()
-	track.Unregister(o.Name)
-	return err
 }
 
 // samePidNamespace refuses an object whose state holds pids when the caller

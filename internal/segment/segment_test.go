@@ -191,7 +191,7 @@ func TestOpenObjectRefusesGarbage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer o.Close()
-	defer o.Remove()
+	defer o.Unlink()
 	if _, err := OpenObject(o.Name, layout.KindLock, nil, OpenOptions{}); !errors.Is(err, layout.ErrKindMismatch) {
 		t.Fatalf("wrong kind: %v", err)
 	}
@@ -223,13 +223,13 @@ func TestObjectsWithPidsAreRefusedInAnotherPidNamespace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lock.Remove()
+	defer lock.Unlink()
 	defer lock.Close()
 	event, err := CreateObject("", ObjectSpec{Kind: layout.KindEvent, PayloadSize: 64}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer event.Remove()
+	defer event.Unlink()
 	defer event.Close()
 	run := func(name string, k layout.Kind, ns bool) string {
 		cmd := proctest.Command("open-kind", name, strconv.Itoa(int(k)))
