@@ -66,10 +66,8 @@ func create[T any](n int, xs []T, locked bool, opts []Option) (*Array[T], error)
 		PayloadSize: size,
 		Elem:        &t,
 		ElemCount:   uint64(n),
-		Persistent:  o.persistent,
-		Mode:        o.mode,
 	}
-	obj, err := segment.CreateObject(o.name, spec, func(payload []byte) error {
+	obj, err := segment.CreateObject(spec, o.Options, func(payload []byte) error {
 		r := (*record)(unsafe.Pointer(&payload[0]))
 		if locked {
 			r.flags = recordLocked
@@ -103,7 +101,7 @@ func Open[T any](name string, opts ...Option) (*Array[T], error) {
 		return nil, fmt.Errorf("array: %w", err)
 	}
 	o := collect(opts)
-	obj, err := segment.OpenObject(name, layout.KindArray, &t, segment.OpenOptions{AllowForeignOwner: o.allowForeign})
+	obj, err := segment.OpenObject(name, layout.KindArray, &t, o.Open())
 	if err != nil {
 		return nil, err
 	}

@@ -209,12 +209,7 @@ func New(parties int, opts ...Option) (*Barrier, error) {
 	if o.hasTimeout && o.timeout <= 0 {
 		return nil, fmt.Errorf("%w: Timeout(%v): must be positive", ErrInvalidArgument, o.timeout)
 	}
-	obj, err := segment.CreateObject(o.name, segment.ObjectSpec{
-		Kind:        layout.KindBarrier,
-		PayloadSize: sharedSize + 8*parties,
-		Persistent:  o.persistent,
-		Mode:        o.mode,
-	}, func(p []byte) error {
+	obj, err := segment.CreateObject(segment.ObjectSpec{Kind: layout.KindBarrier, PayloadSize: sharedSize + 8*parties}, o.Options, func(p []byte) error {
 		sh := (*shared)(unsafe.Pointer(&p[0]))
 		sh.parties = uint32(parties)
 		sh.timeout = int64(o.timeout)
@@ -239,7 +234,7 @@ func Open(name string, opts ...Option) (*Barrier, error) {
 	if o.hasTimeout && o.timeout <= 0 {
 		return nil, fmt.Errorf("%w: Timeout(%v): must be positive", ErrInvalidArgument, o.timeout)
 	}
-	obj, err := segment.OpenObject(name, layout.KindBarrier, nil, segment.OpenOptions{AllowForeignOwner: o.foreign})
+	obj, err := segment.OpenObject(name, layout.KindBarrier, nil, o.Open())
 	if err != nil {
 		return nil, err
 	}

@@ -276,7 +276,7 @@ func (c *Condition) openLock(o options) error {
 	case off < layout.HeaderSize || off%8 != 0 || off > 1<<40:
 		return corrupt("lock record at offset %d", off)
 	}
-	lobj, err := segment.OpenObject(lockName, kind, nil, segment.OpenOptions{AllowForeignOwner: o.allowForeign})
+	lobj, err := segment.OpenObject(lockName, kind, nil, o.Open())
 	if err != nil {
 		return fmt.Errorf("sem: Condition %s: opening its lock: %w", c.obj.Name, err)
 	}

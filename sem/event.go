@@ -113,12 +113,7 @@ var testHookEventWake func()
 // it once every process of the program is gone.
 func NewEvent(opts ...Option) (*Event, error) {
 	o := collect(opts)
-	obj, err := segment.CreateObject(o.name, segment.ObjectSpec{
-		Kind:        layout.KindEvent,
-		PayloadSize: eventSize,
-		Persistent:  o.persistent,
-		Mode:        o.mode,
-	}, nil) // all zero: clear, generation 0, no sleepers
+	obj, err := segment.CreateObject(segment.ObjectSpec{Kind: layout.KindEvent, PayloadSize: eventSize}, o.Options, nil) // all zero: clear, generation 0, no sleepers
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +125,7 @@ func NewEvent(opts ...Option) (*Event, error) {
 // object, ErrKindMismatch; a damaged file, ErrCorrupt.
 func OpenEvent(name string, opts ...Option) (*Event, error) {
 	o := collect(opts)
-	obj, err := segment.OpenObject(name, layout.KindEvent, nil, segment.OpenOptions{AllowForeignOwner: o.allowForeign})
+	obj, err := segment.OpenObject(name, layout.KindEvent, nil, o.Open())
 	if err != nil {
 		return nil, err
 	}

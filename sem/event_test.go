@@ -361,7 +361,7 @@ func TestOpenEventRefusesWhatIsNotAnEvent(t *testing.T) {
 		t.Errorf("bad name: %v, want ErrInvalidName", err)
 	}
 
-	other, err := segment.CreateObject("", segment.ObjectSpec{Kind: layout.KindBarrier, PayloadSize: 64}, nil)
+	other, err := segment.CreateObject(segment.ObjectSpec{Kind: layout.KindBarrier, PayloadSize: 64}, segment.Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,7 +373,7 @@ func TestOpenEventRefusesWhatIsNotAnEvent(t *testing.T) {
 	}
 	t.Logf("kind mismatch: %v", err)
 
-	short, err := segment.CreateObject("", segment.ObjectSpec{Kind: layout.KindEvent, PayloadSize: 8}, nil)
+	short, err := segment.CreateObject(segment.ObjectSpec{Kind: layout.KindEvent, PayloadSize: 8}, segment.Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

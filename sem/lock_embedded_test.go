@@ -16,7 +16,7 @@ import (
 // theirs), wrapped through semlink, and a Condition on it reopened by name.
 func TestEmbeddedLockThroughSemlink(t *testing.T) {
 	proctest.CheckShm(t)
-	obj, err := segment.CreateObject("", segment.ObjectSpec{Kind: layout.KindValue, PayloadSize: 256}, nil)
+	obj, err := segment.CreateObject(segment.ObjectSpec{Kind: layout.KindValue, PayloadSize: 256}, segment.Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,18 +33,13 @@ type lockHandle struct {
 // createLockObject makes a new object of kind k whose payload begins with a
 // lock record (an all-zero record is an unlocked lock).
 func createLockObject(k layout.Kind, payload int, o options, init func([]byte) error) (*segment.Object, error) {
-	return segment.CreateObject(o.name, segment.ObjectSpec{
-		Kind:        k,
-		PayloadSize: payload,
-		Persistent:  o.persistent,
-		Mode:        o.mode,
-	}, init)
+	return segment.CreateObject(segment.ObjectSpec{Kind: k, PayloadSize: payload}, o.Options, init)
 }
 
 // openObject opens the object name of kind k and checks that its payload
 // holds at least min bytes; a shorter one is corrupt.
 func openObject(name string, k layout.Kind, min int, o options) (*segment.Object, error) {
-	obj, err := segment.OpenObject(name, k, nil, segment.OpenOptions{AllowForeignOwner: o.allowForeign})
+	obj, err := segment.OpenObject(name, k, nil, o.Open())
 	if err != nil {
 		return nil, err
 	}

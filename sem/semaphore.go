@@ -82,7 +82,7 @@ func createSemaphore(kind layout.Kind, value int, opts []Option) (*Semaphore, er
 		return nil, fmt.Errorf("%w: semaphore value %d: must be from 0 to %d (SEM_VALUE_MAX)", ErrInvalidArgument, value, ValueMax)
 	}
 	o := collect(opts)
-	name := o.name
+	name := o.Name
 	if name == "" {
 		name = segment.Generate("sem")
 	} else {
@@ -105,10 +105,10 @@ func createSemaphore(kind layout.Kind, value int, opts []Option) (*Semaphore, er
 		CreatorStart: me.Start,
 		Created:      time.Now().UnixNano(),
 	}
-	if o.persistent {
+	if o.Persistent {
 		t.Flags |= layout.FlagPersistent
 	}
-	f, err := segment.Create(file, posixsem.FileSize, segment.CreateOptions{Mode: o.mode, Track: !o.persistent}, func(b []byte) error {
+	f, err := segment.Create(file, posixsem.FileSize, segment.CreateOptions{Mode: o.Mode, Track: !o.Persistent}, func(b []byte) error {
 		posixsem.Init(b, uint32(value), &t)
 		return nil
 	})

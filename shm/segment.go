@@ -41,13 +41,13 @@ func Create(name string, size int, opts ...Option) (*Segment, error) {
 		return nil, &fs.PathError{Op: "create", Path: segment.Path(file), Err: fmt.Errorf("size %d: a segment needs at least one byte", size)}
 	}
 	me := proc.Self()
-	f, err := segment.Create(file, size, segment.CreateOptions{Mode: o.mode, Track: !o.persistent}, nil)
+	f, err := segment.Create(file, size, segment.CreateOptions{Mode: o.Mode, Track: !o.Persistent}, nil)
 	if err != nil {
 		return nil, err
 	}
 	// Best effort: tmpfs without user xattrs still gets a working segment.
-	_ = segment.SetMeta(f.Fd(), segment.Meta{Kind: "raw", PID: me.PID, Start: me.Start, Created: time.Now().UnixNano(), Persistent: o.persistent})
-	return &Segment{file: f, persistent: o.persistent}, nil
+	_ = segment.SetMeta(f.Fd(), segment.Meta{Kind: "raw", PID: me.PID, Start: me.Start, Created: time.Now().UnixNano(), Persistent: o.Persistent})
+	return &Segment{file: f, persistent: o.Persistent}, nil
 }
 
 // Open maps the existing segment name, made by this library, by Python's
@@ -59,7 +59,7 @@ func Open(name string, opts ...Option) (*Segment, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := segment.Open(file, segment.OpenOptions{AllowForeignOwner: o.allowForeign})
+	f, err := segment.Open(file, o.Open())
 	if err != nil {
 		return nil, err
 	}

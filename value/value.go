@@ -52,10 +52,8 @@ func create[T any](init T, locked bool, opts []Option) (*Value[T], error) {
 		PayloadSize: dataOffset + dataSize(t.Size),
 		Elem:        &t,
 		ElemCount:   1,
-		Persistent:  o.persistent,
-		Mode:        o.mode,
 	}
-	obj, err := segment.CreateObject(o.name, spec, func(payload []byte) error {
+	obj, err := segment.CreateObject(spec, o.Options, func(payload []byte) error {
 		r := (*record)(unsafe.Pointer(&payload[0]))
 		if locked {
 			r.flags = recordLocked
@@ -88,7 +86,7 @@ func Open[T any](name string, opts ...Option) (*Value[T], error) {
 		return nil, fmt.Errorf("value: %w", err)
 	}
 	o := collect(opts)
-	obj, err := segment.OpenObject(name, layout.KindValue, &t, segment.OpenOptions{AllowForeignOwner: o.allowForeign})
+	obj, err := segment.OpenObject(name, layout.KindValue, &t, o.Open())
 	if err != nil {
 		return nil, err
 	}

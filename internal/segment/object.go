@@ -23,14 +23,14 @@ type ObjectSpec struct {
 	PayloadSize int
 	Elem        *layout.TypeInfo // element type, nil if the kind has none
 	ElemCount   uint64
-	Persistent  bool        // never tracked
-	Mode        fs.FileMode // 0 means 0600
 }
 
-// CreateObject creates the typed object named name ("" generates one): the
-// header, then initialise on the zeroed payload, all before the name is
-// published. A non-persistent object is registered with the tracker.
-func CreateObject(name string, spec ObjectSpec, initialise func(payload []byte) error) (*Object, error) {
+// CreateObject creates the typed object that spec describes, named as opts
+// say (no Name generates one): the header, then initialise on the zeroed
+// payload, all before the name is published. A non-persistent object is
+// registered with the tracker.
+func CreateObject(spec ObjectSpec, opts Options, initialise func(payload []byte) error) (*Object, error) {
+	name := opts.Name
 	var file string
 	if name == "" {
 		file = Generate(spec.Kind.ShortName())
@@ -50,14 +50,14 @@ func CreateObject(name string, spec ObjectSpec, initialise func(payload []byte) 
 		PidNS:        proc.PidNamespace(),
 		Created:      time.Now().UnixNano(),
 	}
-	if spec.Persistent {
+	if opts.Persistent {
 		h.Flags |= layout.FlagPersistent
 	}
 	if spec.Elem != nil {
 		h.ElemSize, h.ElemAlign, h.TypeHash = spec.Elem.Size, spec.Elem.Align, spec.Elem.Hash
 		h.SetTypeName(spec.Elem.Name)
 	}
-	f, err := Create(file, layout.HeaderSize+spec.PayloadSize, CreateOptions{Mode: spec.Mode, Track: !spec.Persistent}, func(b []byte) error {
+	f, err := Create(file, layout.HeaderSize+spec.PayloadSize, CreateOptions{Mode: opts.Mode, Track: !opts.Persistent}, func(b []byte) error {
 		if initialise != nil {
 			if err := initialise(b[layout.HeaderSize:]); err != nil {
 				return err
