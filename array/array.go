@@ -198,8 +198,9 @@ func (a *Array[T]) All() iter.Seq2[int, T] {
 }
 
 // Close unmaps the array in this process and drops its hold on the file;
-// slices from Slice must not be used afterwards (they would fault). The
-// array lives on for other processes until it is unlinked. Close must not
+// slices from Slice must not be used afterwards (they would fault). Other
+// processes that have it open keep using it; the creator's Close of an
+// array made without a Name also removes its name (see Lifetime). Close must not
 // run concurrently with other calls on a; using a afterwards panics. Close
 // is idempotent.
 func (a *Array[T]) Close() error {

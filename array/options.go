@@ -16,12 +16,14 @@ type options struct{ segment.Options }
 func collect(opts []Option) options { return segment.Collect(opts) }
 
 // Name gives a new array its name in /dev/shm (Python's forms: "x" and "/x"
-// are the same name). Without it New, NewRaw and FromSlice generate a unique one
-// ("mpgo_array_…"). Open takes the name as its argument and ignores this.
+// are the same name). Without it New, NewRaw and FromSlice generate a
+// unique one ("mpgo_array_…"). A named array stays until Unlink, where one
+// without a name ends with its creator (see Lifetime). Open takes the name
+// as its argument and ignores this.
 func Name(name string) Option { return func(o *options) { o.SetName(name) } }
 
-// Persistent leaves a new array untracked: it outlives the program and is
-// removed only by Unlink or `multiproc rm`.
+// Persistent leaves a new array untracked: it outlives its creator and the
+// program, and is removed only by Unlink or `multiproc rm`.
 func Persistent() Option { return func(o *options) { o.Persistent = true } }
 
 // Mode sets the permission bits of a new array's file (default 0600).

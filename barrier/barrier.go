@@ -199,8 +199,8 @@ var barrierGates wait.Registry[wait.Gate]
 // New creates a barrier for parties parties (at least 1, at most
 // MaxParties) in its own segment. Without Name it gets a generated name
 // ("mpgo_barrier_…"); other processes open it with Open(b.Name(), ...),
-// passing their own Action if the barrier has one. Unless Persistent, the
-// resource tracker removes it once every process of the program is gone.
+// passing their own Action if the barrier has one. It lives as the package
+// documentation's Lifetime says.
 func New(parties int, opts ...Option) (*Barrier, error) {
 	o := collect(opts)
 	if parties < 1 || parties > MaxParties {
@@ -327,8 +327,9 @@ func (b *Barrier) Parties() int { return b.parties }
 
 // Close unmaps the barrier in this process. Waits in progress in this
 // process end with ErrBroken wrapping ErrClosed, and the barrier breaks for
-// the other parties, as if their contexts had been cancelled. Close is
-// idempotent.
+// the other parties, as if their contexts had been cancelled. The creator's
+// Close of a barrier made without a Name removes its name (see Lifetime).
+// Close is idempotent.
 func (b *Barrier) Close() error {
 	if !b.life.Close(b.kick) {
 		return nil

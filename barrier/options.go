@@ -46,11 +46,13 @@ func Timeout(d time.Duration) Option {
 }
 
 // Name gives New a name (Python's forms: "x" and "/x" are /dev/shm/x)
-// instead of a generated one. Open ignores it.
+// instead of a generated one. A named barrier stays until Unlink, where one
+// without a name ends with its creator (see Lifetime). Open ignores it.
 func Name(n string) Option { return func(o *options) { o.SetName(n) } }
 
-// Persistent makes New leave the barrier untracked: it outlives the program
-// and is removed only by Unlink or `multiproc rm`. Open ignores it.
+// Persistent makes New leave the barrier untracked: it outlives its creator
+// and the program, and is removed only by Unlink or `multiproc rm`. Open
+// ignores it.
 func Persistent() Option { return func(o *options) { o.Persistent = true } }
 
 // Mode sets the permission bits of a new barrier's file (default 0600).

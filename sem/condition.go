@@ -321,8 +321,9 @@ func (c *Condition) Name() string { return c.obj.Name }
 // Close releases this process's handle on c, and on the lock if
 // OpenCondition opened it (a lock passed to NewCondition stays open). Waits
 // in progress on c return ErrClosed (without the lock, if it was c's own),
-// and Close returns once they have. Close is idempotent; afterwards Wait
-// returns ErrClosed and Notify does nothing.
+// and Close returns once they have. The creator's Close of a Condition made
+// without a Name removes its name (see Lifetime). Close is idempotent;
+// afterwards Wait returns ErrClosed and Notify does nothing.
 func (c *Condition) Close() error {
 	if !c.life.Close(c.kick) {
 		return nil

@@ -109,8 +109,8 @@ var testHookEventWake func()
 
 // NewEvent creates an Event, initially clear, in its own segment. Without
 // Name it gets a generated name ("mpgo_event_…"); other processes open it
-// with OpenEvent(e.Name()). Unless Persistent, the resource tracker removes
-// it once every process of the program is gone.
+// with OpenEvent(e.Name()). It lives as the package documentation's
+// Lifetime says.
 func NewEvent(opts ...Option) (*Event, error) {
 	o := collect(opts)
 	obj, err := segment.CreateObject(segment.ObjectSpec{Kind: layout.KindEvent, PayloadSize: eventSize}, o.Options, nil) // all zero: clear, generation 0, no sleepers
@@ -322,8 +322,9 @@ func InspectEvent(file []byte) (EventState, error) {
 }
 
 // Close unmaps the Event in this process. Waits in progress in this process
-// return ErrClosed; the Event itself, and waiters in other processes, are
-// not affected. Close is idempotent.
+// return ErrClosed; waiters in other processes are not affected. The
+// creator's Close of an Event made without a Name removes its name (see
+// Lifetime). Close is idempotent.
 func (e *Event) Close() error {
 	// Our own sleeper, if any, wakes, sees the close and leaves.
 	if !e.life.Close(func() { futex.WakeAll(e.word) }) {

@@ -19,14 +19,15 @@ func collect(opts []Option) options { return segment.Collect(opts) }
 
 // Name gives a new object the name n (Python's forms "n" and "/n" are the
 // same name, /dev/shm/n) instead of a generated one, so that unrelated
-// processes can open it. Creating a name that exists fails with an error
-// wrapping fs.ErrExist.
+// processes can open it. It changes the object's lifetime: a named object
+// stays until Unlink, where one without a name ends with its creator (see
+// Lifetime). Creating a name that exists fails with an error wrapping
+// fs.ErrExist.
 func Name(n string) Option { return func(o *options) { o.SetName(n) } }
 
-// Persistent makes a new object untracked: it outlives the program and is
-// removed only by Unlink or `multiproc rm` (Python 3.13's track=False).
-// Without it, the resource tracker removes the object once every process of
-// the program is gone and nobody holds it.
+// Persistent makes a new object untracked: it outlives its creator and the
+// program, and is removed only by Unlink or `multiproc rm` (Python 3.13's
+// track=False). Without it, an object ends as Lifetime says.
 func Persistent() Option { return func(o *options) { o.Persistent = true } }
 
 // Mode sets the permission bits of a new object (default 0600). Only the

@@ -17,7 +17,8 @@ func collect(opts []Option) options { return segment.Collect(opts) }
 
 // Persistent makes Create leave the segment untracked: it outlives the
 // program and is removed only by Unlink or `multiproc rm` (Python 3.13's
-// track=False).
+// track=False). Without it, the tracker removes a segment left at the
+// program's end (see Lifetime).
 func Persistent() Option { return func(o *options) { o.Persistent = true } }
 
 // Mode sets the permission bits of a new segment (default 0600). Only the

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/proc"
 	"github.com/multiproc/multiproc/internal/segment"
 )
@@ -28,20 +29,16 @@ type Segment struct {
 // name, and ErrNoSpace when /dev/shm cannot hold size bytes.
 func Create(name string, size int, opts ...Option) (*Segment, error) {
 	o := collect(opts)
-	var file string
-	if name == "" {
-		file = segment.Generate("raw")
-	} else {
-		var err error
-		if file, err = segment.CleanName(name, ""); err != nil {
-			return nil, err
-		}
+	o.Name = name
+	file, err := o.FileName(layout.KindRaw.ShortName(), "")
+	if err != nil {
+		return nil, err
 	}
 	if size <= 0 {
 		return nil, &fs.PathError{Op: "create", Path: segment.Path(file), Err: fmt.Errorf("size %d: a segment needs at least one byte", size)}
 	}
 	me := proc.Self()
-	f, err := segment.Create(file, size, segment.CreateOptions{Mode: o.Mode, Track: !o.Persistent}, nil)
+	f, err := segment.Create(file, size, segment.CreateOptions{Mode: o.Mode, Kind: layout.KindRaw, Lifetime: o.Lifetime(layout.KindRaw)}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -78,8 +75,9 @@ func (s *Segment) Size() int { return s.file.Size() }
 
 // Close unmaps the segment in this process (as Python's SharedMemory.close
 // does: the slice from Bytes must not be used afterwards) and drops this
-// process's hold on it. The segment itself lives on until it is unlinked
-// (or swept by the tracker). Close is idempotent.
+// process's hold on it. The segment itself lives on until it is unlinked,
+// or removed by the tracker at the program's end (see the package
+// documentation). Close is idempotent.
 func (s *Segment) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

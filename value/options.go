@@ -17,11 +17,13 @@ func collect(opts []Option) options { return segment.Collect(opts) }
 
 // Name gives a new value its name in /dev/shm (Python's forms: "x" and "/x"
 // are the same name). Without it New and NewRaw generate a unique one
-// ("mpgo_value_…"). Open takes the name as its argument and ignores this.
+// ("mpgo_value_…"). A named value stays until Unlink, where one without a
+// name ends with its creator (see Lifetime). Open takes the name as its
+// argument and ignores this.
 func Name(name string) Option { return func(o *options) { o.SetName(name) } }
 
-// Persistent leaves a new value untracked: it outlives the program and is
-// removed only by Unlink or `multiproc rm`.
+// Persistent leaves a new value untracked: it outlives its creator and the
+// program, and is removed only by Unlink or `multiproc rm`.
 func Persistent() Option { return func(o *options) { o.Persistent = true } }
 
 // Mode sets the permission bits of a new value's file (default 0600).

@@ -146,7 +146,8 @@ func (v *Value[T]) dataPtr(op string) unsafe.Pointer {
 }
 
 // Close unmaps the value in this process and drops its hold on the file.
-// The value lives on for other processes until it is unlinked. Close must
+// Other processes that have it open keep using it; the creator's Close of a
+// value made without a Name also removes its name (see Lifetime). Close must
 // not run concurrently with other calls on v; using v afterwards panics
 // (the calls with an error result return ErrClosed). Close is idempotent.
 func (v *Value[T]) Close() error {

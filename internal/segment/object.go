@@ -28,17 +28,11 @@ type ObjectSpec struct {
 // CreateObject creates the typed object that spec describes, named as opts
 // say (no Name generates one): the header, then initialise on the zeroed
 // payload, all before the name is published. A non-persistent object is
-// registered with the tracker.
+// registered with the tracker, with the lifetime opts.Lifetime gives it.
 func CreateObject(spec ObjectSpec, opts Options, initialise func(payload []byte) error) (*Object, error) {
-	name := opts.Name
-	var file string
-	if name == "" {
-		file = Generate(spec.Kind.ShortName())
-	} else {
-		var err error
-		if file, err = CleanName(name, ""); err != nil {
-			return nil, err
-		}
+	file, err := opts.FileName(spec.Kind.ShortName(), "")
+	if err != nil {
+		return nil, err
 	}
 	me := proc.Self()
 	h := layout.Header{
@@ -57,7 +51,7 @@ func CreateObject(spec ObjectSpec, opts Options, initialise func(payload []byte)
 		h.ElemSize, h.ElemAlign, h.TypeHash = spec.Elem.Size, spec.Elem.Align, spec.Elem.Hash
 		h.SetTypeName(spec.Elem.Name)
 	}
-	f, err := Create(file, layout.HeaderSize+spec.PayloadSize, CreateOptions{Mode: opts.Mode, Track: !opts.Persistent}, func(b []byte) error {
+	f, err := Create(file, layout.HeaderSize+spec.PayloadSize, CreateOptions{Mode: opts.Mode, Kind: spec.Kind, Lifetime: opts.Lifetime(spec.Kind)}, func(b []byte) error {
 		if initialise != nil {
 			if err := initialise(b[layout.HeaderSize:]); err != nil {
 				return err

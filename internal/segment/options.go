@@ -1,6 +1,11 @@
 package segment
 
-import "io/fs"
+import (
+	"io/fs"
+
+	"github.com/multiproc/multiproc/internal/layout"
+	"github.com/multiproc/multiproc/internal/track"
+)
 
 // Options are what the options of every object package say about an
 // object's file: the one core under shm.Option, sem.Option, barrier.Option,
@@ -13,6 +18,49 @@ type Options struct {
 	Persistent        bool        // never tracked; removed only by Unlink or `multiproc rm`
 	Mode              fs.FileMode // permission bits of a new file; 0 means 0600
 	AllowForeignOwner bool        // Open accepts a file another user owns
+}
+
+// Lifetime says how long an object's name lives (see track.Lifetime).
+type Lifetime = track.Lifetime
+
+// The lifetimes, as Options.Lifetime chooses them.
+const (
+	Persistent        = track.Persistent        // never tracked: until Unlink or `multiproc rm`
+	UntilUnlink       = track.UntilUnlink       // given a Name, or a raw segment: until Unlink
+	WhileCreatorHolds = track.WhileCreatorHolds // no Name: until its creator's Close or exit
+)
+
+// Lifetime is the one rule that gives a new object of kind k its lifetime:
+//
+//   - Persistent: never tracked.
+//   - A Name given, or a raw segment (Python's SharedMemory, which is meant
+//     to outlive its creator): UntilUnlink, as in Python the name stays
+//     until someone unlinks it, and the tracker removes one forgotten at
+//     the program's end with a line saying so.
+//   - Otherwise WhileCreatorHolds, as Python's Lock, Value and the rest: the
+//     creator's Close or exit removes the name, silently.
+func (o Options) Lifetime(k layout.Kind) Lifetime {
+	switch {
+	case o.Persistent:
+		return Persistent
+	case o.Name != "" || k == layout.KindRaw:
+		return UntilUnlink
+	}
+	return WhileCreatorHolds
+}
+
+// FileName returns the file name of a new object: the Name given, checked
+// and with prefix put before it ("sem." for semaphores), or a generated
+// "mpgo_<short>_…" one.
+func (o Options) FileName(short, prefix string) (string, error) {
+	if o.Name == "" {
+		return prefix + Generate(short), nil
+	}
+	name, err := CleanName(o.Name, prefix)
+	if err != nil {
+		return "", err
+	}
+	return prefix + name, nil
 }
 
 // SetName records the name given by a package's Name option.
