@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/multiproc/multiproc/internal/track"
 	"github.com/multiproc/multiproc/tracker"
 )
 
@@ -84,7 +85,12 @@ func (c *cli) clean(_ []string) int {
 		verb = "would remove"
 	}
 	for _, o := range objs {
-		fmt.Fprintf(c.stdout, "%s %s (%s, %s, %s)\n", verb, o.Name, o.Kind, size(o.Size), creator(o))
+		if o.Kind == tracker.KindTracker {
+			fmt.Fprintf(c.stdout, "%s the registry %s of a killed tracker (pid %d): nothing it lists is left\n", verb, o.Name, o.CreatorPID)
+			continue
+		}
+		// The tracker's own words for a removal.
+		fmt.Fprintln(c.stdout, track.RemovedLine(verb, o.Kind, o.Name, o.CreatorPID, track.WhyTrackerGone))
 	}
 	return status
 }
