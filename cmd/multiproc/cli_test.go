@@ -229,6 +229,26 @@ func TestCleanRemovesLeakedObjectsOnly(t *testing.T) {
 	}
 }
 
+func TestCleanDryRunSaysWhenThereIsNothingToRemove(t *testing.T) {
+	t.Cleanup(proctest.Exclusive("sweep")) // no test of ours leaks objects meanwhile
+	seg, err := shm.Create("", 64)         // ours, alive: not leaked
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seg.Unlink()
+	defer seg.Close()
+	r := mp(t, "clean", "--dry-run").must(t, exitOK)
+	if strings.HasPrefix(r.stdout, "would remove leaked ") {
+		t.Skipf("another program's leaks are on this machine:\n%s", r.stdout)
+	}
+	if r.stdout != "nothing to remove\n" {
+		t.Fatalf("clean --dry-run with nothing to remove printed %q", r.stdout)
+	}
+	if j := mp(t, "clean", "--dry-run", "--json").must(t, exitOK).stdout; strings.TrimSpace(j) != "[]" {
+		t.Fatalf("--json with nothing to remove printed %q", j)
+	}
+}
+
 // removal is the line of out that reports name, with the given verb.
 func removal(out, verb, name string) string {
 	for _, l := range strings.Split(out, "\n") {

@@ -83,6 +83,9 @@ func (c *cli) clean(_ []string) int {
 	verb := "removed"
 	if c.dryRun {
 		verb = "would remove"
+		if len(objs) == 0 && status == exitOK {
+			fmt.Fprintln(c.stdout, "nothing to remove")
+		}
 	}
 	for _, o := range objs {
 		if o.Kind == tracker.KindTracker {

@@ -75,7 +75,8 @@ removed only while nobody holds it, so one opened meanwhile is kept. Also
 removes the registries of killed trackers once nothing they list is left.
 Prints one line per object removed, in the tracker's words ("removed
 leaked Lock jobs (created by pid 42, which is gone, and so is its
-tracker)"); nothing when there is nothing to do.`,
+tracker)"); nothing when there is nothing to do, but "nothing to remove"
+for --dry-run.`,
 		flags: func(fs *flag.FlagSet, c *cli) {
 			fs.BoolVar(&c.dryRun, "dry-run", false, "print what would be removed; remove nothing")
 			fs.Func("older-than", "only objects at least `AGE` old (90s, 1h30m, 2d)", func(s string) (err error) {
