@@ -47,7 +47,8 @@ func Timeout(d time.Duration) Option {
 
 // Name gives New a name (Python's forms: "x" and "/x" are /dev/shm/x)
 // instead of a generated one. A named barrier stays until Unlink, where one
-// without a name ends with its creator (see Lifetime). Open ignores it.
+// without a name ends with its creator (see Lifetime). An empty name is
+// refused (ErrInvalidName). Open ignores it.
 func Name(n string) Option { return func(o *options) { o.SetName(n) } }
 
 // Persistent makes New leave the barrier untracked: it outlives its creator

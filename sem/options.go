@@ -22,7 +22,7 @@ func collect(opts []Option) options { return segment.Collect(opts) }
 // processes can open it. It changes the object's lifetime: a named object
 // stays until Unlink, where one without a name ends with its creator (see
 // Lifetime). Creating a name that exists fails with an error wrapping
-// fs.ErrExist.
+// fs.ErrExist; an empty name is refused (ErrInvalidName).
 func Name(n string) Option { return func(o *options) { o.SetName(n) } }
 
 // Persistent makes a new object untracked: it outlives its creator and the

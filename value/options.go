@@ -19,7 +19,8 @@ func collect(opts []Option) options { return segment.Collect(opts) }
 // are the same name). Without it New and NewRaw generate a unique one
 // ("mpgo_value_…"). A named value stays until Unlink, where one without a
 // name ends with its creator (see Lifetime). Open takes the name as its
-// argument and ignores this.
+// argument and ignores this. An empty name is refused
+// (ErrInvalidName).
 func Name(name string) Option { return func(o *options) { o.SetName(name) } }
 
 // Persistent leaves a new value untracked: it outlives its creator and the

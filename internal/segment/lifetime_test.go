@@ -109,3 +109,16 @@ func TestReleaseNeverEndsALifetime(t *testing.T) {
 		t.Fatal("Close after Release removed the name")
 	}
 }
+
+func TestAnEmptyNameIsRefusedNotTakenForNone(t *testing.T) {
+	proctest.CheckShm(t)
+	var o Options
+	o.SetName("") // what Name("") does
+	_, err := CreateObject(ObjectSpec{Kind: layout.KindLock, PayloadSize: 64}, o, nil)
+	if !errors.Is(err, ErrInvalidName) {
+		t.Fatalf("CreateObject with Name(\"\") = %v, want ErrInvalidName", err)
+	}
+	if _, err := o.FileName("sem", "sem."); !errors.Is(err, ErrInvalidName) {
+		t.Fatalf("FileName with Name(\"\") = %v, want ErrInvalidName", err)
+	}
+}

@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"fmt"
 	"io/fs"
 
 	"github.com/multiproc/multiproc/internal/layout"
@@ -14,7 +15,8 @@ import (
 // an Options embedded in the package's private options struct, and hand
 // the Options to CreateObject, Create or Open.
 type Options struct {
-	Name              string      // given by Name; "" when none was given
+	Name              string      // given by Name
+	Named             bool        // a Name option was given (even an empty one, which is refused)
 	Persistent        bool        // never tracked; removed only by Unlink or `multiproc rm`
 	Mode              fs.FileMode // permission bits of a new file; 0 means 0600
 	AllowForeignOwner bool        // Open accepts a file another user owns
@@ -43,7 +45,7 @@ func (o Options) Lifetime(k layout.Kind) Lifetime {
 	switch {
 	case o.Persistent:
 		return Persistent
-	case o.Name != "" || k == layout.KindRaw:
+	case o.Named || o.Name != "" || k == layout.KindRaw:
 		return UntilUnlink
 	}
 	return WhileCreatorHolds
@@ -51,8 +53,14 @@ func (o Options) Lifetime(k layout.Kind) Lifetime {
 
 // FileName returns the file name of a new object: the Name given, checked
 // and with prefix put before it ("sem." for semaphores), or a generated
-// "mpgo_<short>_…" one.
+// "mpgo_<short>_…" one. An empty Name is refused with ErrInvalidName
+// rather than taken for none: a Name gives an object another lifetime, and
+// Name(cfg.Name) with an unset cfg.Name must not silently make an object
+// that ends with its creator.
 func (o Options) FileName(short, prefix string) (string, error) {
+	if o.Named && o.Name == "" {
+		return "", fmt.Errorf("%w \"\": empty; leave the Name option out for a generated name (an object that lives while its creator holds it)", ErrInvalidName)
+	}
 	if o.Name == "" {
 		return prefix + Generate(short), nil
 	}
@@ -64,7 +72,7 @@ func (o Options) FileName(short, prefix string) (string, error) {
 }
 
 // SetName records the name given by a package's Name option.
-func (o *Options) SetName(n string) { o.Name = n }
+func (o *Options) SetName(n string) { o.Name, o.Named = n, true }
 
 // SetMode records the permission bits given by a package's Mode option.
 func (o *Options) SetMode(perm fs.FileMode) { o.Mode = perm.Perm() }
