@@ -128,3 +128,38 @@ func TestCleanNameRefusesEmptyAndPaths(t *testing.T) {
 		t.Fatalf("CleanName(/jobs) = %q, %v", got, err)
 	}
 }
+
+func TestFlocksTellsHoldersFromProbers(t *testing.T) {
+	path := filepath.Join("/dev/shm", "shmfile_test_"+strconv.Itoa(os.Getpid()))
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Skip(err)
+	}
+	defer os.Remove(path)
+	id := idOf(t, path)
+	count := func() (int, int) {
+		t.Helper()
+		sh, ex, err := Flocks(id)
+		if err != nil {
+			t.Skip("no /proc/locks:", err)
+		}
+		return sh, ex
+	}
+	if sh, ex := count(); sh != 0 || ex != 0 {
+		t.Fatalf("unlocked file: %d shared, %d exclusive", sh, ex)
+	}
+	a, _ := os.Open(path)
+	defer a.Close()
+	b, _ := os.Open(path)
+	defer b.Close()
+	unix.Flock(int(a.Fd()), unix.LOCK_SH)
+	unix.Flock(int(b.Fd()), unix.LOCK_SH)
+	if sh, ex := count(); sh != 2 || ex != 0 {
+		t.Fatalf("two holders: %d shared, %d exclusive", sh, ex)
+	}
+	unix.Flock(int(a.Fd()), unix.LOCK_UN)
+	unix.Flock(int(b.Fd()), unix.LOCK_UN)
+	unix.Flock(int(a.Fd()), unix.LOCK_EX)
+	if sh, ex := count(); sh != 0 || ex != 1 {
+		t.Fatalf("a prober: %d shared, %d exclusive", sh, ex)
+	}
+}

@@ -406,10 +406,24 @@ func (s *server) endOf(e Entry) end {
 // the held ones until they can be removed too. Anonymous objects left
 // here belong to creators the tracker could not follow; their lifetime is
 // over, and they go silently.
+//
+// A removal fails whenever any flock is on the file, and not only a
+// holder's: `multiproc ls`, Held and a sweeper take an exclusive one for a
+// moment to look. So an object is called "still open in another process"
+// only when the kernel shows a shared flock on it (a process has it open),
+// or when nothing explains the failure for exitGrace (a holder in another
+// pid namespace, whose locks /proc/locks does not show). And while some
+// failure is young and unexplained, drain tries again soon before it
+// announces anything, so that what a moment's probe delayed is gone by
+// the time anything is said about the rest.
 func (s *server) drain() {
 	announced := map[string]bool{}
+	unclear := map[string]time.Time{} // file → since when its failures show no holder
 	for {
 		var done []byte
+		var held []Entry
+		now := time.Now()
+		young := false
 		for _, e := range sorted(s.live) {
 			if e.Lifetime == WhileCreatorHolds {
 				if err := shmfile.Unlink(shmfile.Path(e.File), e.id()); err != nil && !isNotExist(err) {
@@ -432,17 +446,40 @@ func (s *server) drain() {
 				}
 				s.say(RemovedLine("removed", kindWord(e.Kind), e.File, e.PID, why))
 			case isFile(e):
+				shared, exclusive, err := shmfile.Flocks(e.id())
+				if err != nil || shared > 0 {
+					delete(unclear, e.File)
+					held = append(held, e) // open in some process
+					continue
+				}
+				since, ok := unclear[e.File]
+				if !ok {
+					since, unclear[e.File] = now, now
+				}
+				switch {
+				case now.Sub(since) < exitGrace:
+					young = true
+				case exclusive == 0:
+					held = append(held, e) // a holder we cannot see
+				}
+				// An exclusive flock that lasts is a sweeper's or a probe's,
+				// never a holder's: watched, and nothing said.
 				continue
 			}
 			// Removed, gone, replaced or unremovable: forget it.
 			delete(s.live, e.File)
+			delete(unclear, e.File)
 			done = append(done, "U "+quote(e.File)+"\n"...)
 		}
 		s.reg.record(done, s.live)
 		if len(s.live) == 0 {
 			return
 		}
-		for _, e := range sorted(s.live) {
+		if young {
+			time.Sleep(statusPoll)
+			continue
+		}
+		for _, e := range held {
 			if !announced[e.File] {
 				announced[e.File] = true
 				s.say(fmt.Sprintf("leaked %s %s is still open in another process; it will be removed once nobody holds it", kindWord(e.Kind), e.File))

@@ -40,7 +40,8 @@ func TestMain(m *testing.M) {
 //
 // Flags may follow: "persistent" also makes one Persistent segment;
 // "named" gives every object an explicit Name; "noraw" makes no raw
-// segments (they live until Unlink, whatever their name).
+// segments (they live until Unlink, whatever their name); "closed" closes
+// every object before "wait" (named ones stay).
 func makeObjects(args []string) error {
 	n, _ := strconv.Atoi(args[0])
 	flags := map[string]bool{}
@@ -108,6 +109,11 @@ func makeObjects(args []string) error {
 		fmt.Println("persistent", s.Name())
 	}
 	fmt.Println("tracker", track.PID())
+	if flags["closed"] {
+		for _, o := range objs {
+			o.Close()
+		}
+	}
 	switch args[1] {
 	case "wait":
 		ch := make(chan os.Signal, 1)
@@ -366,6 +372,43 @@ func TestObjectHeldByAnotherProcessIsKeptUntilReleased(t *testing.T) {
 	waitGone(t, 0, objs[0])
 	if !strings.Contains(c.Stderr(), "removed leaked raw segment "+objs[0]) {
 		t.Fatalf("removal not reported:\n%s", c.Stderr())
+	}
+}
+
+func TestAProberIsNotCalledAHolder(t *testing.T) {
+	proctest.CheckShm(t)
+	t.Cleanup(proctest.Exclusive("sweep"))
+	// Two named objects left at exit. This test holds the first open, a
+	// real holder; on the second it holds what `multiproc ls` or Held takes
+	// for a moment to look, an exclusive flock, across the tracker's
+	// attempts. Only the first is "still open in another process".
+	c := proctest.StartProgram(t, "make", "2", "wait", "named", "closed")
+	objs, _ := started(t, c)
+	held, err := shm.Open(objs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	probe, err := os.Open(segment.Path(objs[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer probe.Close()
+	if err := syscall.Flock(int(probe.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	c.Signal(syscall.SIGUSR1)
+	waitStderr(t, c, "leaked raw segment "+objs[0]+" is still open in another process")
+	if strings.Contains(c.Stderr(), objs[1]+" is still open") {
+		t.Fatalf("a prober's exclusive flock was taken for a holder:\n%s", c.Stderr())
+	}
+	probe.Close() // the probe ends: the object goes
+	waitGone(t, untilDeadline(t), objs[1])
+	held.Close()
+	c.MustSucceed()
+	waitGone(t, 0, objs[0])
+	if n := strings.Count(c.Stderr(), "still open"); n != 1 {
+		t.Fatalf("%d objects called still open, want 1:\n%s", n, c.Stderr())
 	}
 }
 
