@@ -13,7 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/multiproc/multiproc/tracker"
+	"github.com/multiproc/multiproc/admin"
 )
 
 // Exit statuses (see the package documentation).
@@ -240,11 +240,11 @@ func describeErr(name string, err error) string {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return name + ": no such object in /dev/shm"
-	case errors.Is(err, tracker.ErrNotOurs):
+	case errors.Is(err, admin.ErrNotOurs):
 		return name + ": not a multiproc object; multiproc never touches other programs' files"
-	case errors.Is(err, tracker.ErrHeld):
+	case errors.Is(err, admin.ErrHeld):
 		return name + ": held open by a running process; use --force to remove it anyway"
-	case errors.Is(err, tracker.ErrDamaged):
+	case errors.Is(err, admin.ErrDamaged):
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
 			return name + ": " + pe.Err.Error() + "; use --force to remove it anyway"

@@ -1,4 +1,4 @@
-package tracker
+package admin
 
 import (
 	"encoding/json"
@@ -29,7 +29,7 @@ type Info struct {
 	Semaphore *SemaphoreState // Semaphore, BoundedSemaphore
 	Event     *sem.EventState // Event
 	Barrier   *barrier.Status // Barrier
-	Tracker   *TrackerState   // a tracker's registry
+	Registry  *RegistryState  // a tracker's registry
 }
 
 // ElemInfo describes the elements of a Value or an Array.
@@ -52,8 +52,8 @@ type SemaphoreState struct {
 	Bound   int  `json:"bound"` // the largest value a release may reach
 }
 
-// TrackerState is what a tracker's registry says.
-type TrackerState struct {
+// RegistryState is what a tracker's registry says.
+type RegistryState struct {
 	ProgramPID   int      `json:"program_pid"`   // the process that started the tracker
 	ProgramAlive bool     `json:"program_alive"` // it still runs
 	ClientsGone  bool     `json:"clients_gone"`  // every process of the program has exited; the tracker is removing what is left
@@ -184,11 +184,11 @@ func (i *Info) state() error {
 		if err != nil {
 			return err
 		}
-		t := &TrackerState{ProgramPID: r.Program.PID, ProgramAlive: proc.AliveID(r.Program), ClientsGone: r.ClientsGone, Objects: []string{}}
+		t := &RegistryState{ProgramPID: r.Program.PID, ProgramAlive: proc.AliveID(r.Program), ClientsGone: r.ClientsGone, Objects: []string{}}
 		for _, e := range r.Entries {
 			t.Objects = append(t.Objects, e.File)
 		}
-		i.Tracker = t
+		i.Registry = t
 	}
 	return nil
 }
@@ -284,7 +284,7 @@ func (i Info) Fields() []Field {
 		}
 		add("cycles", "%d", b.Cycles)
 	}
-	if t := i.Tracker; t != nil {
+	if t := i.Registry; t != nil {
 		add("program", "pid %d (%s)", t.ProgramPID, aliveWord(t.ProgramAlive))
 		add("clients", "%s", yesNo(t.ClientsGone, "all gone: removing what is left", "running"))
 		add("objects", "%d registered %s", len(t.Objects), strings.Join(t.Objects, " "))
@@ -347,8 +347,8 @@ func (i Info) MarshalJSON() ([]byte, error) {
 		Semaphore *SemaphoreState `json:"semaphore,omitempty"`
 		Event     *eventJSON      `json:"event,omitempty"`
 		Barrier   *barrierJSON    `json:"barrier,omitempty"`
-		Tracker   *TrackerState   `json:"tracker,omitempty"`
-	}{i.Path, i.Elem, lock, i.Condition, i.Semaphore, event, bar, i.Tracker})
+		Registry  *RegistryState  `json:"tracker,omitempty"`
+	}{i.Path, i.Elem, lock, i.Condition, i.Semaphore, event, bar, i.Registry})
 	if err != nil {
 		return nil, err
 	}
