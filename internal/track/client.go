@@ -124,10 +124,11 @@ func Unregister(file string) {
 // Inherit makes the process cmd will start a client of this program's
 // tracker (starting the tracker if needed): the connection is appended to
 // cmd.ExtraFiles and named in cmd.Env (os.Environ() if cmd.Env is nil).
-// Objects the child creates are then cleaned up with the program's, once
-// the last process of the program is gone, and the child never starts a
-// tracker of its own. The pool package and the test harness start their
-// workers this way. Call it before cmd.Start.
+// The child never starts a tracker of its own: objects it creates end as
+// the program's do (see Lifetime) — those made without a name when the
+// child exits, named ones once the last process of the program is gone.
+// The pool package and the test harness start their workers this way.
+// Call it before cmd.Start.
 func Inherit(cmd *exec.Cmd) error {
 	self.mu.Lock()
 	defer self.mu.Unlock()
