@@ -86,6 +86,10 @@
 //     in its first moments), ended in a way nobody can tell: its objects
 //     made without a name are then removed silently, as after an exit, and
 //     its named ones reported as "never unlinked".
+//   - Without pidfds (before Linux 5.3, or with no fd left), the tracker
+//     looks for such a client in /proc every HeldPollInterval instead, and
+//     cannot tell when all its threads are done: its anonymous objects go
+//     (by identity, which needs no flock) once /proc calls it dead.
 //   - If the tracker is killed, the next Register of each process of the
 //     program starts a new tracker and re-registers what that process
 //     created; objects of processes that register nothing more are left to
