@@ -66,10 +66,8 @@ func create[T any](n int, xs []T, locked bool, opts []Option) (*Array[T], error)
 		PayloadSize: size,
 		Elem:        &t,
 		ElemCount:   uint64(n),
-		Persistent:  o.persistent,
-		Mode:        o.mode,
 	}
-	obj, err := segment.CreateObject(o.name, spec, func(payload []byte) error {
+	obj, err := segment.CreateObject(spec, o.Options, func(payload []byte) error {
 		r := (*record)(unsafe.Pointer(&payload[0]))
 		if locked {
 			r.flags = recordLocked
@@ -85,7 +83,7 @@ func create[T any](n int, xs []T, locked bool, opts []Option) (*Array[T], error)
 	}
 	a, err := attach[T](obj)
 	if err != nil {
-		obj.Remove()
+		obj.Unlink()
 		obj.Close()
 		return nil, err
 	}
@@ -103,7 +101,7 @@ func Open[T any](name string, opts ...Option) (*Array[T], error) {
 		return nil, fmt.Errorf("array: %w", err)
 	}
 	o := collect(opts)
-	obj, err := segment.OpenObject(name, layout.KindArray, &t, segment.OpenOptions{AllowForeignOwner: o.allowForeign})
+	obj, err := segment.OpenObject(name, layout.KindArray, &t, o.Open())
 	if err != nil {
 		return nil, err
 	}
@@ -200,8 +198,9 @@ func (a *Array[T]) All() iter.Seq2[int, T] {
 }
 
 // Close unmaps the array in this process and drops its hold on the file;
-// slices from Slice must not be used afterwards (they would fault). The
-// array lives on for other processes until it is unlinked. Close must not
+// slices from Slice must not be used afterwards (they would fault). Other
+// processes that have it open keep using it; the creator's Close of an
+// array made without a Name also removes its name (see Lifetime). Close must not
 // run concurrently with other calls on a; using a afterwards panics. Close
 // is idempotent.
 func (a *Array[T]) Close() error {
@@ -218,4 +217,4 @@ func (a *Array[T]) Close() error {
 // Unlink removes the array's name: no process can Open it any more, while
 // those that have it open keep using it until they Close. It works before
 // or after Close.
-func (a *Array[T]) Unlink() error { return a.obj.Remove() }
+func (a *Array[T]) Unlink() error { return a.obj.Unlink() }

@@ -39,6 +39,16 @@
 // length in the message, as Go slices do: an out-of-range index is a bug
 // in the caller, not a condition to handle.
 //
+// # Lifetime
+//
+// As in Python: an array made without a Name lives while its creator holds
+// it. The creator's Close, or its exit, removes the name, silently;
+// processes that opened it keep using it, later opens fail with
+// fs.ErrNotExist. One given a Name stays until someone calls Unlink, like
+// Python's SharedMemory: the resource tracker removes one forgotten at the
+// program's end, with one line on stderr saying so. A Persistent one is
+// never touched; only Unlink or `multiproc rm` removes it.
+//
 // # Caveats
 //
 //   - The length is fixed at creation; Open gets the creator's length.

@@ -199,8 +199,8 @@ var barrierGates wait.Registry[wait.Gate]
 // New creates a barrier for parties parties (at least 1, at most
 // MaxParties) in its own segment. Without Name it gets a generated name
 // ("mpgo_barrier_…"); other processes open it with Open(b.Name(), ...),
-// passing their own Action if the barrier has one. Unless Persistent, the
-// resource tracker removes it once every process of the program is gone.
+// passing their own Action if the barrier has one. It lives as the package
+// documentation's Lifetime says.
 func New(parties int, opts ...Option) (*Barrier, error) {
 	o := collect(opts)
 	if parties < 1 || parties > MaxParties {
@@ -209,12 +209,7 @@ func New(parties int, opts ...Option) (*Barrier, error) {
 	if o.hasTimeout && o.timeout <= 0 {
 		return nil, fmt.Errorf("%w: Timeout(%v): must be positive", ErrInvalidArgument, o.timeout)
 	}
-	obj, err := segment.CreateObject(o.name, segment.ObjectSpec{
-		Kind:        layout.KindBarrier,
-		PayloadSize: sharedSize + 8*parties,
-		Persistent:  o.persistent,
-		Mode:        o.mode,
-	}, func(p []byte) error {
+	obj, err := segment.CreateObject(segment.ObjectSpec{Kind: layout.KindBarrier, PayloadSize: sharedSize + 8*parties}, o.Options, func(p []byte) error {
 		sh := (*shared)(unsafe.Pointer(&p[0]))
 		sh.parties = uint32(parties)
 		sh.timeout = int64(o.timeout)
@@ -239,7 +234,7 @@ func Open(name string, opts ...Option) (*Barrier, error) {
 	if o.hasTimeout && o.timeout <= 0 {
 		return nil, fmt.Errorf("%w: Timeout(%v): must be positive", ErrInvalidArgument, o.timeout)
 	}
-	obj, err := segment.OpenObject(name, layout.KindBarrier, nil, segment.OpenOptions{AllowForeignOwner: o.foreign})
+	obj, err := segment.OpenObject(name, layout.KindBarrier, nil, o.Open())
 	if err != nil {
 		return nil, err
 	}
@@ -332,8 +327,9 @@ func (b *Barrier) Parties() int { return b.parties }
 
 // Close unmaps the barrier in this process. Waits in progress in this
 // process end with ErrBroken wrapping ErrClosed, and the barrier breaks for
-// the other parties, as if their contexts had been cancelled. Close is
-// idempotent.
+// the other parties, as if their contexts had been cancelled. The creator's
+// Close of a barrier made without a Name removes its name (see Lifetime).
+// Close is idempotent.
 func (b *Barrier) Close() error {
 	if !b.life.Close(b.kick) {
 		return nil
@@ -343,4 +339,4 @@ func (b *Barrier) Close() error {
 
 // Unlink removes the barrier's name so no other process can open it;
 // handles already open keep working until closed.
-func (b *Barrier) Unlink() error { return b.obj.Remove() }
+func (b *Barrier) Unlink() error { return b.obj.Unlink() }

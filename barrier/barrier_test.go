@@ -408,7 +408,7 @@ func TestOpenRefusesWhatIsNotABarrier(t *testing.T) {
 		{"parties past MaxParties", 128 + 8, func(p []byte) { p[80], p[81], p[82] = 1, 0, 1 }},
 		{"negative timeout", 128 + 8, func(p []byte) { p[80] = 1; p[103] = 0x80 }},
 	} {
-		obj, err := segment.CreateObject("", segment.ObjectSpec{Kind: layout.KindBarrier, PayloadSize: tc.payload}, func(p []byte) error {
+		obj, err := segment.CreateObject(segment.ObjectSpec{Kind: layout.KindBarrier, PayloadSize: tc.payload}, segment.Options{}, func(p []byte) error {
 			if tc.init != nil {
 				tc.init(p)
 			}
@@ -423,7 +423,7 @@ func TestOpenRefusesWhatIsNotABarrier(t *testing.T) {
 		} else {
 			t.Logf("%s: %v", tc.name, err)
 		}
-		obj.Remove()
+		obj.Unlink()
 		obj.Close()
 	}
 }

@@ -32,6 +32,16 @@
 // party that dies between two Waits (outside the barrier) looks exactly like
 // a slow one; give the barrier a Timeout, as you would in Python.
 //
+// # Lifetime
+//
+// As in Python: a barrier made without a Name lives while its creator holds
+// it. The creator's Close, or its exit, removes the name, silently;
+// processes that opened it keep using it, later opens fail with
+// fs.ErrNotExist. One given a Name stays until someone calls Unlink, like
+// Python's SharedMemory: the resource tracker removes one forgotten at the
+// program's end, with one line on stderr saying so. A Persistent one is
+// never touched; only Unlink or `multiproc rm` removes it.
+//
 // # Caveats
 //
 //   - Functions do not cross processes: each process gives its own Action

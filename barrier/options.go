@@ -3,30 +3,24 @@ package barrier
 import (
 	"io/fs"
 	"time"
+
+	"github.com/multiproc/multiproc/internal/segment"
 )
 
 // An Option tunes New or Open.
 type Option func(*options)
 
+// options are the barrier's own and the file options every object package
+// shares.
 type options struct {
+	segment.Options
 	action     func() error
 	timeout    time.Duration
 	hasTimeout bool
-	name       string
-	persistent bool
-	mode       fs.FileMode
-	foreign    bool
 }
 
-func collect(opts []Option) options {
-	var o options
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&o)
-		}
-	}
-	return o
-}
+// collect applies opts in order; a later option overrides an earlier one.
+func collect(opts []Option) options { return segment.Collect(opts) }
 
 // Action gives the function run once per cycle, when the last party
 // arrives and before any party is released, in the process of that last
@@ -52,18 +46,21 @@ func Timeout(d time.Duration) Option {
 }
 
 // Name gives New a name (Python's forms: "x" and "/x" are /dev/shm/x)
-// instead of a generated one. Open ignores it.
-func Name(n string) Option { return func(o *options) { o.name = n } }
+// instead of a generated one. A named barrier stays until Unlink, where one
+// without a name ends with its creator (see Lifetime). An empty name is
+// refused (ErrInvalidName). Open ignores it.
+func Name(n string) Option { return func(o *options) { o.SetName(n) } }
 
-// Persistent makes New leave the barrier untracked: it outlives the program
-// and is removed only by Unlink or `multiproc rm`. Open ignores it.
-func Persistent() Option { return func(o *options) { o.persistent = true } }
+// Persistent makes New leave the barrier untracked: it outlives its creator
+// and the program, and is removed only by Unlink or `multiproc rm`. Open
+// ignores it.
+func Persistent() Option { return func(o *options) { o.Persistent = true } }
 
 // Mode sets the permission bits of a new barrier's file (default 0600).
 // Open ignores it.
-func Mode(perm fs.FileMode) Option { return func(o *options) { o.mode = perm.Perm() } }
+func Mode(perm fs.FileMode) Option { return func(o *options) { o.SetMode(perm) } }
 
 // AllowForeignOwner lets Open attach to a barrier owned by another user.
 // Without it such a barrier is refused: its owner could change its bytes
 // under us at any time. New ignores it.
-func AllowForeignOwner() Option { return func(o *options) { o.foreign = true } }
+func AllowForeignOwner() Option { return func(o *options) { o.AllowForeignOwner = true } }

@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/multiproc/multiproc/admin"
 	"github.com/multiproc/multiproc/shm"
-	"github.com/multiproc/multiproc/tracker"
 )
 
-// BenchmarkList measures tracker.List (what `multiproc ls` does) over n
+// BenchmarkList measures admin.List (what `multiproc ls` does) over n
 // objects of ours: a readdir, then per file a statx, a pread of the
 // header or an xattr read, a flock test and a liveness check.
 func BenchmarkList(b *testing.B) {
@@ -23,7 +23,7 @@ func BenchmarkList(b *testing.B) {
 				defer seg.Close()
 			}
 			for b.Loop() {
-				if _, err := tracker.List(); err != nil {
+				if _, err := admin.List(); err != nil {
 					b.Fatal(err)
 				}
 			}

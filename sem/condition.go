@@ -276,7 +276,7 @@ func (c *Condition) openLock(o options) error {
 	case off < layout.HeaderSize || off%8 != 0 || off > 1<<40:
 		return corrupt("lock record at offset %d", off)
 	}
-	lobj, err := segment.OpenObject(lockName, kind, nil, segment.OpenOptions{AllowForeignOwner: o.allowForeign})
+	lobj, err := segment.OpenObject(lockName, kind, nil, o.Open())
 	if err != nil {
 		return fmt.Errorf("sem: Condition %s: opening its lock: %w", c.obj.Name, err)
 	}
@@ -321,8 +321,9 @@ func (c *Condition) Name() string { return c.obj.Name }
 // Close releases this process's handle on c, and on the lock if
 // OpenCondition opened it (a lock passed to NewCondition stays open). Waits
 // in progress on c return ErrClosed (without the lock, if it was c's own),
-// and Close returns once they have. Close is idempotent; afterwards Wait
-// returns ErrClosed and Notify does nothing.
+// and Close returns once they have. The creator's Close of a Condition made
+// without a Name removes its name (see Lifetime). Close is idempotent;
+// afterwards Wait returns ErrClosed and Notify does nothing.
 func (c *Condition) Close() error {
 	if !c.life.Close(c.kick) {
 		return nil
@@ -342,4 +343,4 @@ func (c *Condition) Close() error {
 
 // Unlink removes c's name (its own RLock goes with it; a lock passed to
 // NewCondition does not). Processes that have it open keep using it.
-func (c *Condition) Unlink() error { return c.obj.Remove() }
+func (c *Condition) Unlink() error { return c.obj.Unlink() }

@@ -15,13 +15,25 @@
 // process that uses it. A New* function creates one (with a generated name
 // unless the Name option gives one) and an Open* function opens it by name
 // in another process: the name is all a worker needs. Each object has Name
-// and Close; Unlink removes the name. Objects are tracked: when every
-// process of the program is gone, the resource tracker removes those nobody
-// holds, unless they were made Persistent.
+// and Close; Unlink removes the name.
 //
 // Blocking calls take a context.Context (LockContext, Wait, Acquire): a
 // cancelled or expired context returns ctx.Err() promptly and leaves the
 // object as it was. Each has a Try form that never blocks.
+//
+// # Lifetime
+//
+// As in Python: an object made without a Name lives while its creator
+// holds it. The creator's Close, or its exit, removes the name, silently;
+// processes that opened it keep using it, later opens fail with
+// fs.ErrNotExist. An object given a Name is meant to be found by others
+// and stays until someone calls Unlink, like Python's SharedMemory: the
+// resource tracker removes one forgotten at the program's end, with one
+// line on stderr saying so. A Persistent object is never touched; only
+// Unlink or `multiproc rm` removes it. Only a creator killed by a signal
+// makes the tracker speak about objects made without a Name. A handle
+// dropped without Close ends nothing: the object then lives until its
+// creator exits.
 //
 // # Uncontended speed and waiting
 //

@@ -109,16 +109,11 @@ var testHookEventWake func()
 
 // NewEvent creates an Event, initially clear, in its own segment. Without
 // Name it gets a generated name ("mpgo_event_…"); other processes open it
-// with OpenEvent(e.Name()). Unless Persistent, the resource tracker removes
-// it once every process of the program is gone.
+// with OpenEvent(e.Name()). It lives as the package documentation's
+// Lifetime says.
 func NewEvent(opts ...Option) (*Event, error) {
 	o := collect(opts)
-	obj, err := segment.CreateObject(o.name, segment.ObjectSpec{
-		Kind:        layout.KindEvent,
-		PayloadSize: eventSize,
-		Persistent:  o.persistent,
-		Mode:        o.mode,
-	}, nil) // all zero: clear, generation 0, no sleepers
+	obj, err := segment.CreateObject(segment.ObjectSpec{Kind: layout.KindEvent, PayloadSize: eventSize}, o.Options, nil) // all zero: clear, generation 0, no sleepers
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +125,7 @@ func NewEvent(opts ...Option) (*Event, error) {
 // object, ErrKindMismatch; a damaged file, ErrCorrupt.
 func OpenEvent(name string, opts ...Option) (*Event, error) {
 	o := collect(opts)
-	obj, err := segment.OpenObject(name, layout.KindEvent, nil, segment.OpenOptions{AllowForeignOwner: o.allowForeign})
+	obj, err := segment.OpenObject(name, layout.KindEvent, nil, o.Open())
 	if err != nil {
 		return nil, err
 	}
@@ -327,8 +322,9 @@ func InspectEvent(file []byte) (EventState, error) {
 }
 
 // Close unmaps the Event in this process. Waits in progress in this process
-// return ErrClosed; the Event itself, and waiters in other processes, are
-// not affected. Close is idempotent.
+// return ErrClosed; waiters in other processes are not affected. The
+// creator's Close of an Event made without a Name removes its name (see
+// Lifetime). Close is idempotent.
 func (e *Event) Close() error {
 	// Our own sleeper, if any, wakes, sees the close and leaves.
 	if !e.life.Close(func() { futex.WakeAll(e.word) }) {
@@ -339,4 +335,4 @@ func (e *Event) Close() error {
 
 // Unlink removes the Event's name so no other process can open it; handles
 // already open keep working until closed.
-func (e *Event) Unlink() error { return e.obj.Remove() }
+func (e *Event) Unlink() error { return e.obj.Unlink() }

@@ -361,24 +361,24 @@ func TestOpenEventRefusesWhatIsNotAnEvent(t *testing.T) {
 		t.Errorf("bad name: %v, want ErrInvalidName", err)
 	}
 
-	other, err := segment.CreateObject("", segment.ObjectSpec{Kind: layout.KindBarrier, PayloadSize: 64}, nil)
+	other, err := segment.CreateObject(segment.ObjectSpec{Kind: layout.KindBarrier, PayloadSize: 64}, segment.Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	defer other.Remove()
+	defer other.Unlink()
 	_, err = sem.OpenEvent(other.Name)
 	if !errors.Is(err, sem.ErrKindMismatch) {
 		t.Errorf("barrier opened as Event: %v, want ErrKindMismatch", err)
 	}
 	t.Logf("kind mismatch: %v", err)
 
-	short, err := segment.CreateObject("", segment.ObjectSpec{Kind: layout.KindEvent, PayloadSize: 8}, nil)
+	short, err := segment.CreateObject(segment.ObjectSpec{Kind: layout.KindEvent, PayloadSize: 8}, segment.Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer short.Close()
-	defer short.Remove()
+	defer short.Unlink()
 	if _, err := sem.OpenEvent(short.Name); !errors.Is(err, sem.ErrCorrupt) {
 		t.Errorf("short payload: %v, want ErrCorrupt", err)
 	}

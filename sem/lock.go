@@ -158,8 +158,9 @@ func (l *Lock) Reset() error {
 // belongs to another object (a Value's lock) it is that object's name.
 func (l *Lock) Name() string { return l.h.name }
 
-// Close releases this process's handle on l; the Lock itself lives on for
-// other processes until it is unlinked (or swept by the tracker). Calls
+// Close releases this process's handle on l. Other processes that have it
+// open keep using it; the creator's Close of a Lock made without a Name
+// also removes its name (see Lifetime in the package documentation). Calls
 // blocked in LockContext on l return ErrClosed, and Close returns once
 // they have. Closing a Lock this process holds leaves it held until the
 // process exits, when the next waiter takes it over. Close is idempotent;

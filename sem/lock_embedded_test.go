@@ -16,11 +16,11 @@ import (
 // theirs), wrapped through semlink, and a Condition on it reopened by name.
 func TestEmbeddedLockThroughSemlink(t *testing.T) {
 	proctest.CheckShm(t)
-	obj, err := segment.CreateObject("", segment.ObjectSpec{Kind: layout.KindValue, PayloadSize: 256}, nil)
+	obj, err := segment.CreateObject(segment.ObjectSpec{Kind: layout.KindValue, PayloadSize: 256}, segment.Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer obj.Remove()
+	defer obj.Unlink()
 	defer obj.Close()
 	const off = layout.HeaderSize + 64
 	l := semlink.WrapLock(obj.File, layout.KindValue, off).(*Lock)

@@ -33,18 +33,13 @@ type lockHandle struct {
 // createLockObject makes a new object of kind k whose payload begins with a
 // lock record (an all-zero record is an unlocked lock).
 func createLockObject(k layout.Kind, payload int, o options, init func([]byte) error) (*segment.Object, error) {
-	return segment.CreateObject(o.name, segment.ObjectSpec{
-		Kind:        k,
-		PayloadSize: payload,
-		Persistent:  o.persistent,
-		Mode:        o.mode,
-	}, init)
+	return segment.CreateObject(segment.ObjectSpec{Kind: k, PayloadSize: payload}, o.Options, init)
 }
 
 // openObject opens the object name of kind k and checks that its payload
 // holds at least min bytes; a shorter one is corrupt.
 func openObject(name string, k layout.Kind, min int, o options) (*segment.Object, error) {
-	obj, err := segment.OpenObject(name, k, nil, segment.OpenOptions{AllowForeignOwner: o.allowForeign})
+	obj, err := segment.OpenObject(name, k, nil, o.Open())
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +88,7 @@ func (h *lockHandle) unlink(what string) error {
 	if h.obj == nil {
 		return &fs.PathError{Op: "unlink", Path: h.file.Path(), Err: fmt.Errorf("%w: this %s is part of the %s; remove that instead", ErrInvalidArgument, what, h.kind)}
 	}
-	return h.obj.Remove()
+	return h.obj.Unlink()
 }
 
 // errorf wraps err with the object's kind and name: "sem: Lock NAME: err".

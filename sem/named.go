@@ -43,7 +43,7 @@ func openSemaphore(name string, accept semAccept, o options) (*Semaphore, error)
 		return nil, err
 	}
 	file := "sem." + clean
-	f, err := segment.Open(file, segment.OpenOptions{MinSize: posixsem.Size, AllowForeignOwner: o.allowForeign})
+	f, err := segment.Open(file, segment.OpenOptions{MinSize: posixsem.Size, AllowForeignOwner: o.AllowForeignOwner})
 	if err != nil {
 		return nil, err
 	}

@@ -21,7 +21,6 @@ import (
 	"github.com/multiproc/multiproc/internal/posixsem"
 	"github.com/multiproc/multiproc/internal/proc"
 	"github.com/multiproc/multiproc/internal/segment"
-	"github.com/multiproc/multiproc/internal/track"
 	"github.com/multiproc/multiproc/internal/wait"
 )
 
@@ -49,7 +48,7 @@ const ValueMax = posixsem.ValueMax
 // after taking a token never gives it back.
 //
 // Methods are safe for concurrent use, Close included. The semaphore
-// itself lives until it is unlinked.
+// lives as the package documentation's Lifetime says.
 type Semaphore struct {
 	file  *segment.File // holds the mapping p lives in
 	p     posixsem.Sem
@@ -83,16 +82,11 @@ func createSemaphore(kind layout.Kind, value int, opts []Option) (*Semaphore, er
 		return nil, fmt.Errorf("%w: semaphore value %d: must be from 0 to %d (SEM_VALUE_MAX)", ErrInvalidArgument, value, ValueMax)
 	}
 	o := collect(opts)
-	name := o.name
-	if name == "" {
-		name = segment.Generate("sem")
-	} else {
-		var err error
-		if name, err = segment.CleanName(name, "sem."); err != nil {
-			return nil, err
-		}
+	file, err := o.FileName("sem", "sem.")
+	if err != nil {
+		return nil, err
 	}
-	file := "sem." + name
+	name := file[len("sem."):]
 	bound := uint32(ValueMax)
 	if kind == layout.KindBounded {
 		bound = uint32(value)
@@ -106,10 +100,10 @@ func createSemaphore(kind layout.Kind, value int, opts []Option) (*Semaphore, er
 		CreatorStart: me.Start,
 		Created:      time.Now().UnixNano(),
 	}
-	if o.persistent {
+	if o.Persistent {
 		t.Flags |= layout.FlagPersistent
 	}
-	f, err := segment.Create(file, posixsem.FileSize, segment.CreateOptions{Mode: o.mode, Track: !o.persistent}, func(b []byte) error {
+	f, err := segment.Create(file, posixsem.FileSize, segment.CreateOptions{Mode: o.Mode, Kind: kind, Lifetime: o.Lifetime(kind)}, func(b []byte) error {
 		posixsem.Init(b, uint32(value), &t)
 		return nil
 	})
@@ -119,7 +113,6 @@ func createSemaphore(kind layout.Kind, value int, opts []Option) (*Semaphore, er
 	s, err := newSemaphore(f, name, kind, bound)
 	if err != nil {
 		f.Unlink()
-		track.Unregister(file)
 		f.Close()
 		return nil, err
 	}
@@ -278,8 +271,8 @@ func (s *Semaphore) MaxValue() int { return int(s.bound) }
 // so this process no longer counts as holding it. A call racing with Close
 // either completes normally or fails with ErrClosed; it can never touch
 // unmapped memory (the mapping goes when the handle is garbage). The
-// semaphore stays until Unlink or the tracker removes it. Close is
-// idempotent.
+// creator's Close of a semaphore made without a Name removes its name (see
+// Lifetime). Close is idempotent.
 func (s *Semaphore) Close() error {
 	defer runtime.KeepAlive(s)
 	// Sleepers of other processes see a spurious wake-up and sleep again.
@@ -293,8 +286,4 @@ func (s *Semaphore) Close() error {
 // processes that have it open keep using it, new opens fail with an error
 // wrapping fs.ErrNotExist. It removes the name only while it still means
 // this semaphore.
-func (s *Semaphore) Unlink() error {
-	err := s.file.Unlink()
-	track.Unregister(s.file.Name)
-	return err
-}
+func (s *Semaphore) Unlink() error { return s.file.Unlink() }

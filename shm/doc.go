@@ -17,10 +17,19 @@
 // Segment holds a shared flock on its file: that is how the tracker and the
 // CLI know, from the kernel, whether anyone still uses it.
 //
-// Unless made Persistent, a segment this program created is registered with
-// the resource tracker, which removes it once every process of the program
-// has exited and no other process holds it. Opening does not register:
-// attaching to someone else's segment never makes it ours to remove.
+// # Lifetime
+//
+// A segment lives as Python's SharedMemory does, whatever its name,
+// generated or given: it stays until someone calls Unlink, and Close only
+// unmaps it, so a creator may close its segment and let other processes
+// open it later. Unless made Persistent, a segment this program created is
+// registered with the resource tracker, which removes one still there once
+// every process of the program has exited and no other process holds it,
+// with one line on stderr saying so: as Python's tracker warns of a
+// forgotten unlink(). Opening does not register: attaching to someone
+// else's segment never makes it ours to remove. (The objects of the other
+// packages, made without a Name, end with their creator instead; see
+// package sem.)
 //
 // # Caveats
 //

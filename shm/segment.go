@@ -6,9 +6,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/proc"
 	"github.com/multiproc/multiproc/internal/segment"
-	"github.com/multiproc/multiproc/internal/track"
 )
 
 // A Segment is a named shared-memory segment mapped into this process.
@@ -29,26 +29,22 @@ type Segment struct {
 // name, and ErrNoSpace when /dev/shm cannot hold size bytes.
 func Create(name string, size int, opts ...Option) (*Segment, error) {
 	o := collect(opts)
-	var file string
-	if name == "" {
-		file = segment.Generate("raw")
-	} else {
-		var err error
-		if file, err = segment.CleanName(name, ""); err != nil {
-			return nil, err
-		}
+	o.Name = name
+	file, err := o.FileName(layout.KindRaw.ShortName(), "")
+	if err != nil {
+		return nil, err
 	}
 	if size <= 0 {
 		return nil, &fs.PathError{Op: "create", Path: segment.Path(file), Err: fmt.Errorf("size %d: a segment needs at least one byte", size)}
 	}
 	me := proc.Self()
-	f, err := segment.Create(file, size, segment.CreateOptions{Mode: o.mode, Track: !o.persistent}, nil)
+	f, err := segment.Create(file, size, segment.CreateOptions{Mode: o.Mode, Kind: layout.KindRaw, Lifetime: o.Lifetime(layout.KindRaw)}, nil)
 	if err != nil {
 		return nil, err
 	}
 	// Best effort: tmpfs without user xattrs still gets a working segment.
-	_ = segment.SetMeta(f.Fd(), segment.Meta{Kind: "raw", PID: me.PID, Start: me.Start, Created: time.Now().UnixNano(), Persistent: o.persistent})
-	return &Segment{file: f, persistent: o.persistent}, nil
+	_ = segment.SetMeta(f.Fd(), segment.Meta{Kind: "raw", PID: me.PID, Start: me.Start, Created: time.Now().UnixNano(), Persistent: o.Persistent})
+	return &Segment{file: f, persistent: o.Persistent}, nil
 }
 
 // Open maps the existing segment name, made by this library, by Python's
@@ -60,7 +56,7 @@ func Open(name string, opts ...Option) (*Segment, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := segment.Open(file, segment.OpenOptions{AllowForeignOwner: o.allowForeign})
+	f, err := segment.Open(file, o.Open())
 	if err != nil {
 		return nil, err
 	}
@@ -79,8 +75,9 @@ func (s *Segment) Size() int { return s.file.Size() }
 
 // Close unmaps the segment in this process (as Python's SharedMemory.close
 // does: the slice from Bytes must not be used afterwards) and drops this
-// process's hold on it. The segment itself lives on until it is unlinked
-// (or swept by the tracker). Close is idempotent.
+// process's hold on it. The segment itself lives on until it is unlinked,
+// or removed by the tracker at the program's end (see the package
+// documentation). Close is idempotent.
 func (s *Segment) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -99,11 +96,7 @@ func (s *Segment) Close() error {
 // processes that have it mapped keep using it until they Close. It works
 // before or after Close, and removes the name only while it still means this
 // segment (not a newer one that took the same name).
-func (s *Segment) Unlink() error {
-	err := s.file.Unlink()
-	track.Unregister(s.file.Name)
-	return err
-}
+func (s *Segment) Unlink() error { return s.file.Unlink() }
 
 // Unlink removes the segment called name. A missing name is an error
 // wrapping fs.ErrNotExist.
@@ -112,7 +105,5 @@ func Unlink(name string) error {
 	if err != nil {
 		return err
 	}
-	err = segment.Unlink(file)
-	track.Unregister(file)
-	return err
+	return segment.Unlink(file)
 }

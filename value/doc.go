@@ -27,6 +27,16 @@
 //     so (ErrOwnerDead) and the lock is usable again at once. Python
 //     deadlocks for ever when a process dies holding a Value's lock.
 //
+// # Lifetime
+//
+// As in Python: a value made without a Name lives while its creator holds
+// it. The creator's Close, or its exit, removes the name, silently;
+// processes that opened it keep using it, later opens fail with
+// fs.ErrNotExist. One given a Name stays until someone calls Unlink, like
+// Python's SharedMemory: the resource tracker removes one forgotten at the
+// program's end, with one line on stderr saying so. A Persistent one is
+// never touched; only Unlink or `multiproc rm` removes it.
+//
 // # Caveats
 //
 //   - A goroutine waiting for the value's lock holds an OS thread, and

@@ -52,10 +52,8 @@ func create[T any](init T, locked bool, opts []Option) (*Value[T], error) {
 		PayloadSize: dataOffset + dataSize(t.Size),
 		Elem:        &t,
 		ElemCount:   1,
-		Persistent:  o.persistent,
-		Mode:        o.mode,
 	}
-	obj, err := segment.CreateObject(o.name, spec, func(payload []byte) error {
+	obj, err := segment.CreateObject(spec, o.Options, func(payload []byte) error {
 		r := (*record)(unsafe.Pointer(&payload[0]))
 		if locked {
 			r.flags = recordLocked
@@ -70,7 +68,7 @@ func create[T any](init T, locked bool, opts []Option) (*Value[T], error) {
 	}
 	v, err := attach[T](obj)
 	if err != nil {
-		obj.Remove()
+		obj.Unlink()
 		obj.Close()
 		return nil, err
 	}
@@ -88,7 +86,7 @@ func Open[T any](name string, opts ...Option) (*Value[T], error) {
 		return nil, fmt.Errorf("value: %w", err)
 	}
 	o := collect(opts)
-	obj, err := segment.OpenObject(name, layout.KindValue, &t, segment.OpenOptions{AllowForeignOwner: o.allowForeign})
+	obj, err := segment.OpenObject(name, layout.KindValue, &t, o.Open())
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +146,8 @@ func (v *Value[T]) dataPtr(op string) unsafe.Pointer {
 }
 
 // Close unmaps the value in this process and drops its hold on the file.
-// The value lives on for other processes until it is unlinked. Close must
+// Other processes that have it open keep using it; the creator's Close of a
+// value made without a Name also removes its name (see Lifetime). Close must
 // not run concurrently with other calls on v; using v afterwards panics
 // (the calls with an error result return ErrClosed). Close is idempotent.
 func (v *Value[T]) Close() error {
@@ -164,4 +163,4 @@ func (v *Value[T]) Close() error {
 // Unlink removes the value's name: no process can Open it any more, while
 // those that have it open keep using it until they Close. It works before
 // or after Close.
-func (v *Value[T]) Unlink() error { return v.obj.Remove() }
+func (v *Value[T]) Unlink() error { return v.obj.Unlink() }

@@ -196,7 +196,7 @@ func TestCleanRemovesLeakedObjectsOnly(t *testing.T) {
 	}
 	dry := mp(t, "clean", "--dry-run").must(t, exitOK).stdout
 	for _, n := range leak[:2] {
-		if line(dry, "would remove "+n+" ") == "" {
+		if removal(dry, "would remove", n) == "" {
 			t.Errorf("dry run does not name %s:\n%s", n, dry)
 		}
 	}
@@ -213,7 +213,7 @@ func TestCleanRemovesLeakedObjectsOnly(t *testing.T) {
 	}
 	r := mp(t, "clean").must(t, exitOK)
 	for _, n := range leak[:2] {
-		if line(r.stdout, "removed "+n+" ") == "" || exists(n) {
+		if removal(r.stdout, "removed", n) == "" || exists(n) {
 			t.Errorf("clean did not remove %s:\n%s", n, r.stdout)
 		}
 	}
@@ -222,9 +222,41 @@ func TestCleanRemovesLeakedObjectsOnly(t *testing.T) {
 			t.Errorf("clean removed %s, which it must keep", n)
 		}
 	}
-	if !strings.Contains(line(r.stdout, "removed "+leak[1]), "(Lock, 192B, ") {
-		t.Errorf("clean line does not name the kind:\n%s", r.stdout)
+	// The tracker's words: what it was, its creator, why it was removed.
+	if l := removal(r.stdout, "removed", leak[1]); !strings.HasPrefix(l, "removed leaked Lock "+leak[1]+" (created by pid ") ||
+		!strings.HasSuffix(l, ", which is gone, and so is its tracker)") {
+		t.Errorf("clean says %q", l)
 	}
+}
+
+func TestCleanDryRunSaysWhenThereIsNothingToRemove(t *testing.T) {
+	t.Cleanup(proctest.Exclusive("sweep")) // no test of ours leaks objects meanwhile
+	seg, err := shm.Create("", 64)         // ours, alive: not leaked
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seg.Unlink()
+	defer seg.Close()
+	r := mp(t, "clean", "--dry-run").must(t, exitOK)
+	if strings.HasPrefix(r.stdout, "would remove leaked ") {
+		t.Skipf("another program's leaks are on this machine:\n%s", r.stdout)
+	}
+	if r.stdout != "nothing to remove\n" {
+		t.Fatalf("clean --dry-run with nothing to remove printed %q", r.stdout)
+	}
+	if j := mp(t, "clean", "--dry-run", "--json").must(t, exitOK).stdout; strings.TrimSpace(j) != "[]" {
+		t.Fatalf("--json with nothing to remove printed %q", j)
+	}
+}
+
+// removal is the line of out that reports name, with the given verb.
+func removal(out, verb, name string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, verb+" leaked ") && strings.Contains(l, " "+name+" (created by pid ") {
+			return l
+		}
+	}
+	return ""
 }
 
 func TestRmRefusesWhatItMustAndSaysWhy(t *testing.T) {

@@ -7,18 +7,19 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/multiproc/multiproc/tracker"
+	"github.com/multiproc/multiproc/admin"
+	"github.com/multiproc/multiproc/internal/track"
 )
 
 func (c *cli) ls(_ []string) int {
-	objs, err := tracker.List()
+	objs, err := admin.List()
 	if err != nil {
 		c.fail("/dev/shm", err)
 		return exitError
 	}
 	if c.json {
 		if objs == nil {
-			objs = []tracker.Object{}
+			objs = []admin.Object{}
 		}
 		return c.printJSON(objs)
 	}
@@ -47,7 +48,7 @@ func (c *cli) ls(_ []string) int {
 }
 
 func (c *cli) inspect(names []string) int {
-	info, err := tracker.Inspect(names[0])
+	info, err := admin.Inspect(names[0])
 	if err != nil {
 		c.fail(names[0], err)
 		return exitError
@@ -64,7 +65,7 @@ func (c *cli) inspect(names []string) int {
 }
 
 func (c *cli) clean(_ []string) int {
-	objs, err := tracker.Sweep(tracker.SweepOptions{DryRun: c.dryRun, OlderThan: c.olderThan})
+	objs, err := admin.Sweep(admin.SweepOptions{DryRun: c.dryRun, OlderThan: c.olderThan})
 	status := exitOK
 	if err != nil {
 		c.fail("/dev/shm", err)
@@ -72,7 +73,7 @@ func (c *cli) clean(_ []string) int {
 	}
 	if c.json {
 		if objs == nil {
-			objs = []tracker.Object{}
+			objs = []admin.Object{}
 		}
 		if s := c.printJSON(objs); s != exitOK {
 			return s
@@ -82,9 +83,17 @@ func (c *cli) clean(_ []string) int {
 	verb := "removed"
 	if c.dryRun {
 		verb = "would remove"
+		if len(objs) == 0 && status == exitOK {
+			fmt.Fprintln(c.stdout, "nothing to remove")
+		}
 	}
 	for _, o := range objs {
-		fmt.Fprintf(c.stdout, "%s %s (%s, %s, %s)\n", verb, o.Name, o.Kind, size(o.Size), creator(o))
+		if o.Kind == admin.KindTracker {
+			fmt.Fprintf(c.stdout, "%s the registry %s of a killed tracker (pid %d): nothing it lists is left\n", verb, o.Name, o.CreatorPID)
+			continue
+		}
+		// The tracker's own words for a removal.
+		fmt.Fprintln(c.stdout, track.RemovedLine(verb, o.Kind, o.Name, o.CreatorPID, track.WhyTrackerGone))
 	}
 	return status
 }
@@ -92,7 +101,7 @@ func (c *cli) clean(_ []string) int {
 func (c *cli) rm(names []string) int {
 	status := exitOK
 	for _, name := range names {
-		o, err := tracker.Remove(name, c.force)
+		o, err := admin.Remove(name, c.force)
 		switch {
 		case err == nil:
 			fmt.Fprintf(c.stdout, "removed %s (%s)\n", o.Name, o.Kind)
@@ -110,10 +119,10 @@ func (c *cli) rm(names []string) int {
 }
 
 func isRefusal(err error) bool {
-	return errors.Is(err, tracker.ErrHeld) || errors.Is(err, tracker.ErrDamaged)
+	return errors.Is(err, admin.ErrHeld) || errors.Is(err, admin.ErrDamaged)
 }
 
-func creator(o tracker.Object) string {
+func creator(o admin.Object) string {
 	if o.CreatorPID <= 0 {
 		return "?"
 	}
@@ -123,9 +132,9 @@ func creator(o tracker.Object) string {
 	return fmt.Sprintf("%d dead", o.CreatorPID)
 }
 
-func tracking(o tracker.Object) string {
+func tracking(o admin.Object) string {
 	switch {
-	case o.Kind == tracker.KindTracker:
+	case o.Kind == admin.KindTracker:
 		return "-"
 	case o.Persistent:
 		return "persistent"
@@ -135,7 +144,7 @@ func tracking(o tracker.Object) string {
 	return "tracked"
 }
 
-func age(o tracker.Object) string {
+func age(o admin.Object) string {
 	if o.Created.IsZero() {
 		return "?"
 	}

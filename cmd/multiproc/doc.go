@@ -28,7 +28,7 @@
 // Persistent objects are never leaked; only rm removes them.
 //
 // Only multiproc's own files are shown or touched, recognised by their
-// header, metadata or semaphore trailer (see package tracker). Python's
+// header, metadata or semaphore trailer (see package admin). Python's
 // psm_* and sem.mp-* files, C programs' semaphores and every other file in
 // /dev/shm are left alone, even by rm --force.
 //

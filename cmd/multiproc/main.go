@@ -13,7 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/multiproc/multiproc/tracker"
+	"github.com/multiproc/multiproc/admin"
 )
 
 // Exit statuses (see the package documentation).
@@ -73,7 +73,10 @@ objects a tracker's registry lists.`,
 by a process that is dead, and registered with no running tracker. Each is
 removed only while nobody holds it, so one opened meanwhile is kept. Also
 removes the registries of killed trackers once nothing they list is left.
-Prints one line per object removed; nothing when there is nothing to do.`,
+Prints one line per object removed, in the tracker's words ("removed
+leaked Lock jobs (created by pid 42, which is gone, and so is its
+tracker)"); nothing when there is nothing to do, but "nothing to remove"
+for --dry-run.`,
 		flags: func(fs *flag.FlagSet, c *cli) {
 			fs.BoolVar(&c.dryRun, "dry-run", false, "print what would be removed; remove nothing")
 			fs.Func("older-than", "only objects at least `AGE` old (90s, 1h30m, 2d)", func(s string) (err error) {
@@ -237,11 +240,11 @@ func describeErr(name string, err error) string {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return name + ": no such object in /dev/shm"
-	case errors.Is(err, tracker.ErrNotOurs):
+	case errors.Is(err, admin.ErrNotOurs):
 		return name + ": not a multiproc object; multiproc never touches other programs' files"
-	case errors.Is(err, tracker.ErrHeld):
+	case errors.Is(err, admin.ErrHeld):
 		return name + ": held open by a running process; use --force to remove it anyway"
-	case errors.Is(err, tracker.ErrDamaged):
+	case errors.Is(err, admin.ErrDamaged):
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
 			return name + ": " + pe.Err.Error() + "; use --force to remove it anyway"

@@ -191,14 +191,24 @@ func trackerStep() error {
 	}
 	fmt.Printf("   child %d created /dev/shm/%s; killing it with SIGKILL\n", victim.Process.Pid, name)
 	victim.Process.Kill()
+	// The child's tracker shares its stderr, which we read: its one line
+	// says what it removed, and why.
+	said, err := victim.readErrLine()
 	victim.Wait()
-	for start := time.Now(); time.Since(start) < 5*time.Second; time.Sleep(10 * time.Millisecond) {
-		if _, err := os.Stat("/dev/shm/" + name); errors.Is(err, os.ErrNotExist) {
-			fmt.Printf("   its tracker removed it %v later\n", time.Since(start).Round(time.Millisecond))
-			return nil
-		}
+	switch {
+	case said != "":
+		fmt.Printf("   its tracker says: %s\n", said)
+	case err == io.EOF:
+		// A kernel that cannot tell a crash from an exit: the tracker
+		// removes the object silently.
+		fmt.Println("   its tracker removed it")
+	default:
+		return err
 	}
-	return fmt.Errorf("%s still in /dev/shm", name)
+	if _, err := os.Stat("/dev/shm/" + name); !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%s still in /dev/shm", name)
+	}
+	return nil
 }
 
 func child(role string, args []string) error {
@@ -273,14 +283,16 @@ func child(role string, args []string) error {
 // process is a running child of the tour.
 type process struct {
 	*exec.Cmd
-	out *bufio.Reader // nil unless started by spawnPiped
+	out, err *bufio.Reader // nil unless started by spawnPiped
 }
 
 // spawn starts this program again as a child with the given role; its
 // output goes straight to ours.
 func spawn(role string, args ...string) process { return start(false, role, args) }
 
-// spawnPiped is spawn with the child's output readable by readLine.
+// spawnPiped is spawn with the child's output readable by readLine and
+// readErrLine, so that nothing it (or its tracker) prints is interleaved
+// with the tour's own lines.
 func spawnPiped(role string, args ...string) process { return start(true, role, args) }
 
 func start(piped bool, role string, args []string) process {
@@ -299,6 +311,12 @@ func start(piped bool, role string, args []string) process {
 			panic(err)
 		}
 		p.out = bufio.NewReader(out)
+		cmd.Stderr = nil
+		errOut, err := cmd.StderrPipe()
+		if err != nil {
+			panic(err)
+		}
+		p.err = bufio.NewReader(errOut)
 	}
 	if err := cmd.Start(); err != nil {
 		panic(err)
@@ -312,10 +330,17 @@ func (p process) readLine() (string, error) {
 	return strings.TrimSpace(line), err
 }
 
+// readErrLine reads one line the child, or its tracker, wrote to stderr.
+func (p process) readErrLine() (string, error) {
+	line, err := p.err.ReadString('\n')
+	return strings.TrimSpace(line), err
+}
+
 // Wait waits for the child, copying any output not read yet.
 func (p process) Wait() error {
 	if p.out != nil {
 		io.Copy(os.Stdout, p.out)
+		io.Copy(os.Stderr, p.err)
 	}
 	return p.Cmd.Wait()
 }

@@ -21,9 +21,26 @@ func TestTourRuns(t *testing.T) {
 	if out, err := exec.Command(gobin, "build", "-o", exe, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	out, err := exec.Command(exe).CombinedOutput()
+	cmd := exec.Command(exe)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("tour failed: %v\n%s", err, out)
+		t.Fatalf("tour failed: %v\n%s\nstderr:\n%s", err, out, stderr.String())
+	}
+	// Every line is the tour's own: the trackers of the tour and of its
+	// children print nothing behind its back (issue 15: a correct program
+	// prints nothing; the crash step shows its tracker's line itself).
+	if stderr.Len() != 0 {
+		t.Errorf("tour wrote to stderr:\n%s", stderr.String())
+	}
+	if n := strings.Count(string(out), "multiproc tracker:"); n != 1 {
+		t.Errorf("tour output has %d tracker lines, want 1 (the crash step's):\n%s", n, out)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if strings.HasPrefix(l, "multiproc tracker:") {
+			t.Errorf("a tracker line interleaved with the tour's output: %q", l)
+		}
 	}
 	for _, want := range []string{
 		"parent reads: \"hello from child",
@@ -31,7 +48,7 @@ func TestTourRuns(t *testing.T) {
 		"previous lock owner died holding the lock",
 		"semaphore released too many times",
 		"all 3 children saw the event and exited",
-		"its tracker removed it",
+		"its tracker says: multiproc tracker: removed leaked Value mpgo_value_",
 		"done: every object this tour made is gone",
 	} {
 		if !strings.Contains(string(out), want) {

@@ -74,6 +74,29 @@ func parseStat(b []byte) (start uint64, state byte, err error) {
 	return start, fields[0][0], nil
 }
 
+// ZombieStatus returns the wait status (as waitpid(2) reports it) of the
+// process pid whose start time's low 32 bits are start32, if it has exited
+// and its parent has not reaped it yet: /proc/PID/stat shows a zombie's
+// exit_code (field 52, Linux 3.5 and later) to any process allowed to
+// read it. ok is false for a process that runs, was reaped, or whose pid
+// now names another process.
+func ZombieStatus(pid int, start32 uint32) (status int, ok bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	start, state, err := parseStat(b)
+	if err != nil || state != 'Z' || uint32(start) != start32 {
+		return 0, false
+	}
+	fields := bytes.Fields(b[bytes.LastIndexByte(b, ')')+1:])
+	if len(fields) < 50 { // fields[0] is field 3; exit_code is field 52
+		return 0, false
+	}
+	code, err := strconv.Atoi(string(fields[49]))
+	return code, err == nil
+}
+
 // Alive reports whether the process identified by pid and the low 32 bits
 // of its start time is still running. A zombie counts as dead; a process we
 // cannot see in /proc (hidepid) but whose pidfd is open and not readable

@@ -15,8 +15,9 @@
 // its goroutines) and then killed, and the test fails.
 //
 // Children are clients of the parent's resource tracker (track.Inherit),
-// as pool workers are: objects a child creates are cleaned up with the
-// test binary's. StartProgram instead runs a child as a program of its
+// as pool workers are: objects a child creates end as the test binary's
+// do (made without a name, when the child exits; named ones, with the
+// test binary). StartProgram instead runs a child as a program of its
 // own, in its own process group and with its own tracker, for tests of
 // what happens when a whole program dies (KillGroup).
 //

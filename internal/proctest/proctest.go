@@ -98,8 +98,9 @@ type Child struct {
 }
 
 // Start runs role in a child process with args. The child is a client of
-// this process's resource tracker, as a pool worker is: objects it creates
-// are cleaned up with this program's, not when the child exits.
+// this process's resource tracker, as a pool worker is: its named objects
+// are cleaned up with this program's, not when the child exits (those it
+// made without a name end with it, as the lifetime rule says).
 func Start(t testing.TB, role string, args ...string) *Child {
 	return start(t, role, 0, args, false)
 }

@@ -33,12 +33,12 @@ func init() {
 func newQueue(t testing.TB, g Geometry) (*segment.Object, *Queue) {
 	t.Helper()
 	proctest.CheckShm(t)
-	obj, err := segment.CreateObject("", segment.ObjectSpec{Kind: layout.KindQueue, PayloadSize: QueuePayloadSize(g.Capacity)},
-		func(p []byte) error { return InitQueue(p, g) })
+	obj, err := segment.CreateObject(segment.ObjectSpec{Kind: layout.KindQueue, PayloadSize: QueuePayloadSize(g.Capacity)},
+		segment.Options{}, func(p []byte) error { return InitQueue(p, g) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { obj.Remove(); obj.Close() })
+	t.Cleanup(func() { obj.Unlink(); obj.Close() })
 	q, err := Attach(obj, nil)
 	if err != nil {
 		t.Fatal(err)

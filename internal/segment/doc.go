@@ -13,6 +13,11 @@
 //     an existing name is never overwritten (fs.ErrExist).
 //   - Open: O_NOFOLLOW (a planted symlink is refused), a regular file owned
 //     by us unless the caller opts in to foreign owners.
+//   - Lifetime: Options.Lifetime is the one rule that says how long a new
+//     object's name lives; Create registers the file with the tracker
+//     accordingly, and the creator's Close ends an object made without a
+//     Name (see File.Close). Registering (Create) and unregistering
+//     (Unlink) happen here and nowhere above.
 //   - Liveness: every open File holds a shared flock on its file until Close.
 //     The kernel drops it when the process dies, even by SIGKILL, so "nobody
 //     holds it" is a kernel fact: a sweeper may unlink a file only after

@@ -1,10 +1,14 @@
 package segment
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/multiproc/multiproc/internal/shmfile"
+)
 
 // ErrInvalidName is returned for a name that cannot name an object in
 // /dev/shm. The message quotes the name and says what is wrong with it.
-var ErrInvalidName = errors.New("invalid name")
+var ErrInvalidName = shmfile.ErrInvalidName
 
 // ErrForeignOwner is returned when opening a file owned by another user
 // without opting in.

@@ -8,9 +8,11 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/edsrzf/mmap-go"
 	"github.com/multiproc/multiproc/internal/layout"
+	"github.com/multiproc/multiproc/internal/shmfile"
 	"github.com/multiproc/multiproc/internal/track"
 	"golang.org/x/sys/unix"
 )
@@ -42,9 +44,11 @@ type File struct {
 	data mmap.MMap
 	m    *mapping // shared with the cleanup that unmaps
 	fd   *os.File
+	life Lifetime // how long the name lives; set by Create
 
-	closeOnce sync.Once
-	closeErr  error
+	closeOnce    sync.Once
+	closeErr     error
+	closeRemoved atomic.Bool // Close removed the name (WhileCreatorHolds)
 }
 
 // mapping is what the File's cleanup releases. It must not refer to the
@@ -88,10 +92,12 @@ var testHookAfterLink func()
 // CreateOptions tunes Create.
 type CreateOptions struct {
 	Mode os.FileMode // permission bits; 0 means 0600
-	// Track registers the file with the resource tracker before its name
-	// is published (see track.RegisterID), and takes the registration back
-	// if publication fails. Persistent objects leave it false.
-	Track bool
+	Kind layout.Kind // what the file holds, for the tracker's messages
+	// Lifetime says how long the name lives (see Lifetime). Unless it is
+	// Persistent, Create registers the file with the resource tracker
+	// before its name is published (track.Register), and takes the
+	// registration back if publication fails.
+	Lifetime Lifetime
 }
 
 // Create makes the file Dir/file of size bytes, calls initialise on its
@@ -136,7 +142,7 @@ func Create(file string, size int, opt CreateOptions, initialise func([]byte) er
 		return fail("mmap", err)
 	}
 	f := newFile(file, data, osf)
-	f.Created = true
+	f.Created, f.life = true, opt.Lifetime
 	if err := f.stat(); err != nil {
 		f.discard()
 		return nil, &fs.PathError{Op: "fstat", Path: path, Err: err}
@@ -151,10 +157,7 @@ func Create(file string, size int, opt CreateOptions, initialise func([]byte) er
 		// tmpfs: a no-op, kept as the publication barrier in words.
 		_ = err
 	}
-	undo := func() {}
-	if opt.Track {
-		undo = track.RegisterID(file, f.Dev, f.Ino)
-	}
+	undo := track.Register(file, shmfile.ID{Dev: f.Dev, Ino: f.Ino}, opt.Kind, opt.Lifetime)
 	// Publish: linkat never replaces an existing name.
 	err = unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), unix.AT_FDCWD, path, unix.AT_SYMLINK_FOLLOW)
 	if err != nil {
@@ -263,20 +266,51 @@ func (f *File) stat() error {
 // Close closes the descriptor and so drops the liveness lock: this process
 // no longer holds the object. The mapping stays until Unmap or until the
 // File is unreachable (see the close contract). Close is idempotent.
+//
+// The creator's Close of an object that lives while its creator holds it
+// (WhileCreatorHolds: made without a Name) also removes its name, silently:
+// processes that have it open keep using it, new opens fail with
+// fs.ErrNotExist. Every handle's Close reaches here, so this is the one
+// place that rule is kept; the creator's exit keeps it too, through the
+// tracker.
 func (f *File) Close() error {
 	f.closeOnce.Do(func() {
-		// The mapping holds a reference to the open file description, and
-		// a flock lives as long as that does: release it explicitly, or the
-		// object would look held until the mapping goes.
-		ferr := flockRetry(f.Fd(), unix.LOCK_UN)
-		f.closeErr = errors.Join(ferr, f.fd.Close())
+		var errs []error
+		if f.Created && f.life == WhileCreatorHolds {
+			if err := f.Unlink(); err == nil {
+				f.closeRemoved.Store(true)
+			} else if !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, err)
+			}
+		}
+		f.closeErr = errors.Join(append(errs, f.release())...)
 	})
 	return f.closeErr
 }
 
-// discard closes and unmaps a File nobody else has seen (a failed Create).
+// Release is Close for cleanups that run when a handle has become garbage
+// (runtime.AddCleanup), and for Files nobody else has seen: it drops the
+// descriptor and the liveness lock, but never removes a name. An object's
+// life is ended by its creator's Close or exit, never by the garbage
+// collector.
+func (f *File) Release() error {
+	f.closeOnce.Do(func() { f.closeErr = f.release() })
+	return f.closeErr
+}
+
+func (f *File) release() error {
+	// The mapping holds a reference to the open file description, and a
+	// flock lives as long as that does: release it explicitly, or the
+	// object would look held until the mapping goes.
+	ferr := flockRetry(f.Fd(), unix.LOCK_UN)
+	return errors.Join(ferr, f.fd.Close())
+}
+
+// discard releases and unmaps a File nobody else has seen (a failed
+// Create or Open). It must not end a lifetime: after a failed publication
+// the name may be another object's, whose registration undo restored.
 func (f *File) discard() {
-	f.Close()
+	f.Release()
 	f.Unmap()
 }
 
@@ -285,41 +319,33 @@ func (f *File) discard() {
 // afterwards faults. It is idempotent, and may come before or after Close.
 func (f *File) Unmap() error { return f.m.unmap() }
 
-// Unlink removes the file's name if it still names this object; mappings
-// stay valid until they are closed.
+// Unlink removes the file's name if it still names this object, and tells
+// the tracker it was removed on purpose; mappings stay valid until they are
+// closed. It works on a closed File too, and after the Close that already
+// removed the name (see Close) it returns nil. Registering (in Create) and
+// this are the only places an object's name meets the tracker.
 func (f *File) Unlink() error {
-	path := f.Path()
-	gone := &fs.PathError{Op: "unlink", Path: path, Err: fs.ErrNotExist}
-	// Check the name under a shared flock of the file it names: a sweeper
-	// removes a name only under an exclusive one, so while we hold this the
-	// name cannot be swept and given to a newer object between our check
-	// and our unlink (the handle may be closed, and hold no flock itself).
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
-	if err != nil {
-		return gone
+	if f.closeRemoved.Load() {
+		return nil
 	}
-	defer unix.Close(fd)
-	if err := flockRetry(fd, unix.LOCK_SH); err != nil {
-		return &fs.PathError{Op: "flock", Path: path, Err: err}
-	}
-	var st unix.Stat_t
-	if unix.Fstat(fd, &st) != nil || st.Ino != f.Ino || st.Dev != f.Dev {
-		// Someone else's object took the name after ours was removed.
-		return gone
-	}
-	return Unlink(f.Name)
+	err := shmfile.Unlink(f.Path(), shmfile.ID{Dev: f.Dev, Ino: f.Ino})
+	track.Unregister(f.Name)
+	return err
 }
 
-// Unlink removes Dir/file.
+// Unlink removes Dir/file, whatever file the name means now, and tells the
+// tracker it was removed on purpose.
 func Unlink(file string) error {
 	path := Path(file)
-	if err := unix.Unlink(path); err != nil {
-		if err == unix.ENOENT {
-			return &fs.PathError{Op: "unlink", Path: path, Err: fs.ErrNotExist}
-		}
-		return &fs.PathError{Op: "unlink", Path: path, Err: err}
+	err := unix.Unlink(path)
+	track.Unregister(file)
+	switch err {
+	case nil:
+		return nil
+	case unix.ENOENT:
+		return &fs.PathError{Op: "unlink", Path: path, Err: fs.ErrNotExist}
 	}
-	return nil
+	return &fs.PathError{Op: "unlink", Path: path, Err: err}
 }
 
 func flockRetry(fd, how int) error {

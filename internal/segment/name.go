@@ -1,59 +1,21 @@
 package segment
 
-import (
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
-	"strings"
-)
+import "github.com/multiproc/multiproc/internal/shmfile"
 
-// Dir is where every object lives. glibc (since 2.34) and CPython hard-code
-// the same directory.
-const Dir = "/dev/shm"
+// Dir is where every object lives (shmfile.Dir).
+const Dir = shmfile.Dir
 
-// nameMax is NAME_MAX on tmpfs: the longest file name.
-const nameMax = 255
-
-// GeneratedPrefix starts every name multiproc makes up. It cannot collide
-// with glibc's "sem.", CPython's "psm_", "mp-" or "pym-".
-const GeneratedPrefix = "mpgo_"
+// GeneratedPrefix starts every name multiproc makes up (shmfile.GeneratedPrefix).
+const GeneratedPrefix = shmfile.GeneratedPrefix
 
 // CleanName strips leading slashes from name and checks that what is left
 // can be a single file name in Dir once prefix is put before it (prefix is
 // "" for plain objects and "sem." for POSIX semaphores). It returns the
-// name without slashes.
-func CleanName(name, prefix string) (string, error) {
-	clean := strings.TrimLeft(name, "/")
-	switch {
-	case clean == "":
-		return "", fmt.Errorf("%w %q: empty after the leading slash", ErrInvalidName, name)
-	case strings.IndexByte(clean, 0) >= 0:
-		return "", fmt.Errorf("%w %q: contains a NUL byte", ErrInvalidName, name)
-	case strings.Contains(clean, "/"):
-		return "", fmt.Errorf("%w %q: contains '/' after the leading slash", ErrInvalidName, name)
-	case clean == "." || clean == "..":
-		return "", fmt.Errorf("%w %q: not a file name", ErrInvalidName, name)
-	case len(prefix)+len(clean) > nameMax:
-		return "", fmt.Errorf("%w %q: %d bytes, longer than the %d the file system allows", ErrInvalidName, shorten(name), len(clean), nameMax-len(prefix))
-	}
-	return clean, nil
-}
-
-func shorten(s string) string {
-	if len(s) > 40 {
-		return s[:37] + "..."
-	}
-	return s
-}
+// name without slashes; a bad name is an error wrapping ErrInvalidName.
+func CleanName(name, prefix string) (string, error) { return shmfile.CleanName(name, prefix) }
 
 // Generate returns a fresh name "mpgo_<kind>_<16 hex digits>".
-func Generate(kind string) string {
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("segment: crypto/rand failed: " + err.Error())
-	}
-	return GeneratedPrefix + kind + "_" + hex.EncodeToString(b[:])
-}
+func Generate(kind string) string { return shmfile.Generate(kind) }
 
 // Path returns the file path of an already clean file name.
-func Path(file string) string { return Dir + "/" + file }
+func Path(file string) string { return shmfile.Path(file) }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/proc"
-	"github.com/multiproc/multiproc/internal/track"
 )
 
 // Object is an open typed object: a File whose first layout.HeaderSize bytes
@@ -24,22 +23,16 @@ type ObjectSpec struct {
 	PayloadSize int
 	Elem        *layout.TypeInfo // element type, nil if the kind has none
 	ElemCount   uint64
-	Persistent  bool        // never tracked
-	Mode        fs.FileMode // 0 means 0600
 }
 
-// CreateObject creates the typed object named name ("" generates one): the
-// header, then initialise on the zeroed payload, all before the name is
-// published. A non-persistent object is registered with the tracker.
-func CreateObject(name string, spec ObjectSpec, initialise func(payload []byte) error) (*Object, error) {
-	var file string
-	if name == "" {
-		file = Generate(spec.Kind.ShortName())
-	} else {
-		var err error
-		if file, err = CleanName(name, ""); err != nil {
-			return nil, err
-		}
+// CreateObject creates the typed object that spec describes, named as opts
+// say (no Name generates one): the header, then initialise on the zeroed
+// payload, all before the name is published. A non-persistent object is
+// registered with the tracker, with the lifetime opts.Lifetime gives it.
+func CreateObject(spec ObjectSpec, opts Options, initialise func(payload []byte) error) (*Object, error) {
+	file, err := opts.FileName(spec.Kind.ShortName(), "")
+	if err != nil {
+		return nil, err
 	}
 	me := proc.Self()
 	h := layout.Header{
@@ -51,14 +44,14 @@ func CreateObject(name string, spec ObjectSpec, initialise func(payload []byte) 
 		PidNS:        proc.PidNamespace(),
 		Created:      time.Now().UnixNano(),
 	}
-	if spec.Persistent {
+	if opts.Persistent {
 		h.Flags |= layout.FlagPersistent
 	}
 	if spec.Elem != nil {
 		h.ElemSize, h.ElemAlign, h.TypeHash = spec.Elem.Size, spec.Elem.Align, spec.Elem.Hash
 		h.SetTypeName(spec.Elem.Name)
 	}
-	f, err := Create(file, layout.HeaderSize+spec.PayloadSize, CreateOptions{Mode: spec.Mode, Track: !spec.Persistent}, func(b []byte) error {
+	f, err := Create(file, layout.HeaderSize+spec.PayloadSize, CreateOptions{Mode: opts.Mode, Kind: spec.Kind, Lifetime: opts.Lifetime(spec.Kind)}, func(b []byte) error {
 		if initialise != nil {
 			if err := initialise(b[layout.HeaderSize:]); err != nil {
 				return err
@@ -104,14 +97,6 @@ func OpenObject(name string, k layout.Kind, elem *layout.TypeInfo, opt OpenOptio
 		return nil, &fs.PathError{Op: "open", Path: f.Path(), Err: err}
 	}
 	return &Object{File: f, Header: h, Payload: f.Bytes()[layout.HeaderSize : layout.HeaderSize+int(h.PayloadSize)]}, nil
-}
-
-// Remove unlinks the object's name (if it is still ours) and tells the
-// tracker it was removed on purpose.
-func (o *Object) Remove() error {
-	err := o.File.Unlink()
-	track.Unregister(o.Name)
-	return err
 }
 
 // samePidNamespace refuses an object whose state holds pids when the caller

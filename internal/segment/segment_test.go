@@ -27,7 +27,7 @@ func TestMain(m *testing.M) {
 
 // raceCreate tries to create the object args[0]; it prints "won" or "lost".
 func raceCreate(args []string) error {
-	o, err := CreateObject(args[0], ObjectSpec{Kind: layout.KindValue, PayloadSize: 4096}, func(p []byte) error {
+	o, err := CreateObject(ObjectSpec{Kind: layout.KindValue, PayloadSize: 4096}, Options{Name: args[0]}, func(p []byte) error {
 		for i := range p {
 			p[i] = 0xAB
 		}
@@ -186,12 +186,12 @@ func TestOpenObjectRefusesGarbage(t *testing.T) {
 			t.Errorf("content %d: err = %v, want ErrCorrupt", i, err)
 		}
 	}
-	o, err := CreateObject("", ObjectSpec{Kind: layout.KindEvent, PayloadSize: 64}, nil)
+	o, err := CreateObject(ObjectSpec{Kind: layout.KindEvent, PayloadSize: 64}, Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer o.Close()
-	defer o.Remove()
+	defer o.Unlink()
 	if _, err := OpenObject(o.Name, layout.KindLock, nil, OpenOptions{}); !errors.Is(err, layout.ErrKindMismatch) {
 		t.Fatalf("wrong kind: %v", err)
 	}
@@ -219,17 +219,17 @@ func TestObjectsWithPidsAreRefusedInAnotherPidNamespace(t *testing.T) {
 	if out, err := exec.Command(unshare, "--pid", "--fork", "true").CombinedOutput(); err != nil {
 		t.Skipf("cannot make a pid namespace here: %v %s", err, out)
 	}
-	lock, err := CreateObject("", ObjectSpec{Kind: layout.KindLock, PayloadSize: 64}, nil)
+	lock, err := CreateObject(ObjectSpec{Kind: layout.KindLock, PayloadSize: 64}, Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lock.Remove()
+	defer lock.Unlink()
 	defer lock.Close()
-	event, err := CreateObject("", ObjectSpec{Kind: layout.KindEvent, PayloadSize: 64}, nil)
+	event, err := CreateObject(ObjectSpec{Kind: layout.KindEvent, PayloadSize: 64}, Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer event.Remove()
+	defer event.Unlink()
 	defer event.Close()
 	run := func(name string, k layout.Kind, ns bool) string {
 		cmd := proctest.Command("open-kind", name, strconv.Itoa(int(k)))
@@ -265,7 +265,7 @@ func createThenHang(args []string) error {
 		fmt.Println("linked")
 		time.Sleep(time.Hour)
 	})
-	_, err := CreateObject(args[0], ObjectSpec{Kind: layout.KindValue, PayloadSize: 64}, nil)
+	_, err := CreateObject(ObjectSpec{Kind: layout.KindValue, PayloadSize: 64}, Options{Name: args[0]}, nil)
 	return err
 }
 

@@ -12,7 +12,9 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/proc"
+	"github.com/multiproc/multiproc/internal/shmfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -27,6 +29,10 @@ const (
 
 	serveVersion = "v1"
 	serveFd      = 3 // the tracker's read end: its ExtraFiles[0]
+	// servePidfd is a pidfd for the process that started the tracker, its
+	// ExtraFiles[1]: so the tracker learns how its first client ended even
+	// if that client is gone before the tracker has read its hello.
+	servePidfd = 4
 )
 
 // ErrNoTracker is returned by Inherit when the tracker cannot be started.
@@ -54,31 +60,27 @@ func init() {
 	self.adopt()
 }
 
-// Register records that this process created the object file (a name in
-// /dev/shm) and owns its cleanup: once every process of the program is
-// gone, the tracker removes it unless some process still holds it. It
+// Register records that this process created the file with identity id,
+// to be published as file (a name in /dev/shm), holding an object of kind
+// k whose name lives as life says: the tracker removes it when that
+// lifetime ends (see Lifetime). A Persistent object is not registered. It
 // starts the tracker on first use. Registration never fails the caller: if
 // no tracker can run, a warning is printed once and the object is left to
 // `multiproc clean`.
-func Register(file string) {
-	var st unix.Stat_t
-	if unix.Lstat(path(file), &st) != nil {
-		return // already gone: nothing to track
+//
+// Creators register a file before they publish it under its name, so that
+// no instant exists in which a SIGKILL leaves a named, unregistered object
+// behind. The tracker removes only a file that still has that identity
+// under that name, so registering a file that never gets the name removes
+// nothing. The returned undo restores the registration that file had
+// before (none, or an earlier object's), for a creator whose publication
+// failed.
+func Register(file string, id shmfile.ID, k layout.Kind, life Lifetime) (undo func()) {
+	if life == Persistent {
+		return func() {}
 	}
-	RegisterID(file, st.Dev, st.Ino)
-}
-
-// RegisterID is Register for the file with device dev and inode ino, which
-// need not have its name yet: creators register a file before they publish
-// it under its name, so that no instant exists in which a SIGKILL leaves a
-// named, unregistered object behind. The tracker removes only a file that
-// still has that device and inode under that name, so registering a file
-// that never gets the name removes nothing. The returned undo restores the
-// registration that file had before (none, or an earlier object's), for a
-// creator whose publication failed.
-func RegisterID(file string, dev, ino uint64) (undo func()) {
 	me := proc.Self()
-	msg := fmt.Sprintf("R %d %d %d %d %s\n", dev, ino, me.PID, me.Start32(), strconv.Quote(file))
+	msg := Entry{File: file, Dev: id.Dev, Ino: id.Ino, PID: me.PID, Start32: me.Start32(), Kind: k, Lifetime: life}.line()
 	self.mu.Lock()
 	defer self.mu.Unlock()
 	prev, hadPrev := self.owned[file]
@@ -122,10 +124,11 @@ func Unregister(file string) {
 // Inherit makes the process cmd will start a client of this program's
 // tracker (starting the tracker if needed): the connection is appended to
 // cmd.ExtraFiles and named in cmd.Env (os.Environ() if cmd.Env is nil).
-// Objects the child creates are then cleaned up with the program's, once
-// the last process of the program is gone, and the child never starts a
-// tracker of its own. The pool package and the test harness start their
-// workers this way. Call it before cmd.Start.
+// The child never starts a tracker of its own: objects it creates end as
+// the program's do (see Lifetime) — those made without a name when the
+// child exits, named ones once the last process of the program is gone.
+// The pool package and the test harness start their workers this way.
+// Call it before cmd.Start.
 func Inherit(cmd *exec.Cmd) error {
 	self.mu.Lock()
 	defer self.mu.Unlock()
@@ -202,6 +205,11 @@ func (c *client) startLocked() bool {
 		ExtraFiles:  []*os.File{r},
 		Stderr:      os.Stderr,
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+	}
+	if fd, err := pidfdOpen(os.Getpid(), 0); err == nil {
+		pidfd := os.NewFile(uintptr(fd), "pidfd")
+		defer pidfd.Close()
+		cmd.ExtraFiles = append(cmd.ExtraFiles, pidfd)
 	}
 	err = cmd.Start()
 	r.Close()
@@ -288,8 +296,3 @@ next:
 	}
 	return out
 }
-
-// Dir is where objects live (segment.Dir; segment imports this package).
-const Dir = "/dev/shm"
-
-func path(file string) string { return Dir + "/" + file }

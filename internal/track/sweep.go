@@ -5,8 +5,8 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/multiproc/multiproc/internal/holders"
 	"github.com/multiproc/multiproc/internal/proc"
+	"github.com/multiproc/multiproc/internal/shmfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -14,7 +14,7 @@ func quote(s string) string { return strconv.Quote(s) }
 
 // sweepOrphans sweeps every registry but own whose tracker is gone.
 func sweepOrphans(own string) {
-	es, err := os.ReadDir(Dir)
+	es, err := os.ReadDir(shmfile.Dir)
 	if err != nil {
 		return
 	}
@@ -33,14 +33,14 @@ func sweepOrphans(own string) {
 //   - was made by a process that is dead,
 //   - is still the very file registered (same device and inode) and is
 //     owned by us,
-//   - nobody holds (holders.TryRemove: the flock rule), and
+//   - nobody holds (shmfile.TryRemove: the flock rule), and
 //   - approve, unless nil, accepts.
 //
 // Once none of the objects it lists is left, it removes the registry. It
 // returns the entries it removed. A registry whose tracker or program is
 // alive is left alone, as is one that is not ours.
 func SweepRegistry(file string, approve func(Entry) bool) ([]Entry, error) {
-	p := path(file)
+	p := shmfile.Path(file)
 	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if err != nil {
 		if err == unix.ENOENT {
@@ -75,14 +75,14 @@ func SweepRegistry(file string, approve func(Entry) bool) ([]Entry, error) {
 	left := 0
 	for _, e := range reg.Entries {
 		var st unix.Stat_t
-		if unix.Lstat(path(e.File), &st) != nil || st.Dev != e.Dev || st.Ino != e.Ino {
+		if unix.Lstat(shmfile.Path(e.File), &st) != nil || st.Dev != e.Dev || st.Ino != e.Ino {
 			continue // gone, or the name means another file now
 		}
 		if st.Uid != uid || proc.Alive(e.PID, e.Start32) || (approve != nil && !approve(e)) {
 			left++
 			continue
 		}
-		ok, err := holders.TryRemove(path(e.File), holders.ID{Dev: e.Dev, Ino: e.Ino})
+		ok, err := shmfile.TryRemove(shmfile.Path(e.File), e.id())
 		switch {
 		case ok:
 			removed = append(removed, e)

@@ -1,4 +1,4 @@
-package tracker
+package admin
 
 import (
 	"fmt"
@@ -89,7 +89,7 @@ func Sweep(opts SweepOptions) ([]Object, error) {
 	gone := map[string]bool{}
 	var errs []error
 	for _, o := range objs {
-		if !o.Leaked || o.Kind == KindTracker || o.Age < opts.OlderThan {
+		if !o.Leaked || o.isReg || o.Age < opts.OlderThan {
 			continue
 		}
 		if opts.DryRun {
@@ -105,7 +105,7 @@ func Sweep(opts SweepOptions) ([]Object, error) {
 		}
 	}
 	for _, o := range objs {
-		if !o.Leaked || o.Kind != KindTracker {
+		if !o.Leaked || !o.isReg {
 			continue
 		}
 		if opts.DryRun {

@@ -1,20 +1,21 @@
-package tracker
+package admin
 
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/multiproc/multiproc/array"
-	"github.com/multiproc/multiproc/value"
 	"strings"
 	"time"
 
+	"github.com/multiproc/multiproc/array"
 	"github.com/multiproc/multiproc/barrier"
 	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/posixsem"
 	"github.com/multiproc/multiproc/internal/proc"
+	"github.com/multiproc/multiproc/internal/robust"
 	"github.com/multiproc/multiproc/internal/segment"
 	"github.com/multiproc/multiproc/internal/track"
 	"github.com/multiproc/multiproc/sem"
+	"github.com/multiproc/multiproc/value"
 )
 
 // Info is one object's live state, as Inspect reads it. Besides the
@@ -29,7 +30,7 @@ type Info struct {
 	Semaphore *SemaphoreState // Semaphore, BoundedSemaphore
 	Event     *sem.EventState // Event
 	Barrier   *barrier.Status // Barrier
-	Tracker   *TrackerState   // a tracker's registry
+	Registry  *RegistryState  // a tracker's registry
 }
 
 // ElemInfo describes the elements of a Value or an Array.
@@ -52,8 +53,8 @@ type SemaphoreState struct {
 	Bound   int  `json:"bound"` // the largest value a release may reach
 }
 
-// TrackerState is what a tracker's registry says.
-type TrackerState struct {
+// RegistryState is what a tracker's registry says.
+type RegistryState struct {
 	ProgramPID   int      `json:"program_pid"`   // the process that started the tracker
 	ProgramAlive bool     `json:"program_alive"` // it still runs
 	ClientsGone  bool     `json:"clients_gone"`  // every process of the program has exited; the tracker is removing what is left
@@ -95,102 +96,137 @@ func fileName(name string) (string, error) {
 	return segment.CleanName(name, "")
 }
 
+// state reads the kind's live state, one way for every kind: the bytes
+// the kind needs, copied from the file with pread (never mapped for use,
+// never flocked: inspecting an object neither holds it nor waits for a
+// sweeper that does), handed to the kind's own decoder, which validates
+// them as its Open would. A tracker's registry is read as a registry.
 func (i *Info) state() error {
-	switch i.Kind {
-	case "Lock":
-		l, err := sem.OpenLock(i.Name)
+	if i.isReg {
+		r, err := track.ReadRegistry(i.Name)
 		if err != nil {
 			return err
 		}
-		defer l.Close()
-		st := l.State()
+		t := &RegistryState{ProgramPID: r.Program.PID, ProgramAlive: proc.AliveID(r.Program), ClientsGone: r.ClientsGone, Objects: []string{}}
+		for _, e := range r.Entries {
+			t.Objects = append(t.Objects, e.File)
+		}
+		i.Registry = t
+		return nil
+	}
+	need := stateBytes(i.kind, i.Size)
+	if need == 0 {
+		return nil // a raw segment: no state but its bytes
+	}
+	b, err := readExactly(i.Name, need)
+	if err != nil {
+		return err
+	}
+	switch i.kind {
+	case layout.KindLock, layout.KindRLock:
+		st, err := sem.InspectLock(b[layout.HeaderSize:])
+		if err != nil {
+			return err
+		}
 		i.Lock = &st
-	case "RLock":
-		l, err := sem.OpenRLock(i.Name)
+	case layout.KindCondition:
+		c, err := sem.InspectCondition(b)
 		if err != nil {
 			return err
 		}
-		defer l.Close()
-		st := l.State()
+		i.Condition = &ConditionState{Waiters: c.Waiters}
+		if c.OwnLock {
+			i.Lock = &c.Lock
+			break
+		}
+		// Its lock is another object's: read that one the same way.
+		lb, err := readExactly(c.LockObject, int64(c.LockOffset)+robust.RecordSize)
+		if err != nil {
+			return fmt.Errorf("its lock %s: %w", c.LockObject, err)
+		}
+		h, err := layout.DecodeHead(lb[:layout.HeaderSize], int64(len(lb)))
+		if err == nil {
+			err = h.Expect(c.LockObject, c.LockKind)
+		}
+		if err != nil {
+			return fmt.Errorf("its lock: %w", err)
+		}
+		st, err := sem.InspectLock(lb[c.LockOffset:])
+		if err != nil {
+			return fmt.Errorf("its lock %s: %w", c.LockObject, err)
+		}
 		i.Lock = &st
-	case "Condition":
-		c, err := sem.OpenCondition(i.Name)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		i.Condition = &ConditionState{Waiters: c.Waiters()}
-		switch l := c.Locker().(type) {
-		case *sem.Lock:
-			st := l.State()
-			i.Lock = &st
-		case *sem.RLock:
-			st := l.State()
-			i.Lock = &st
-		}
-	case "Event":
-		b, err := readWhole(i.Name, i.Size)
-		if err != nil {
-			return err
-		}
+	case layout.KindEvent:
 		st, err := sem.InspectEvent(b)
 		if err != nil {
 			return err
 		}
 		i.Event = &st
-	case "Barrier":
-		b, err := readWhole(i.Name, i.Size)
-		if err != nil {
-			return err
-		}
+	case layout.KindBarrier:
 		st, err := barrier.Inspect(b)
 		if err != nil {
 			return err
 		}
 		i.Barrier = &st
-	case "Semaphore", "BoundedSemaphore":
-		s, err := posixsem.Inspect(i.Name)
+	case layout.KindSemaphore, layout.KindBounded:
+		s, err := posixsem.Parse(b)
 		if err != nil {
 			return err
 		}
 		i.Semaphore = &SemaphoreState{Value: int(s.Value), Waiters: int(s.Waiters), Bounded: s.Bounded(), Bound: int(s.Bound)}
-	case "Value", "Array":
-		head, err := readHead(i.Name, layout.HeaderSize)
-		if err != nil {
-			return err
-		}
-		h, err := layout.DecodeHead(head, i.Size)
+	case layout.KindValue, layout.KindArray:
+		h, err := layout.DecodeHead(b[:layout.HeaderSize], i.Size)
 		if err != nil {
 			return err
 		}
 		i.Elem = &ElemInfo{Type: h.TypeNameString(), Size: int(h.ElemSize), Len: int(h.ElemCount)}
 		inspectLock := value.InspectLock
-		need := value.InspectHeadSize
-		if i.Kind == "Array" {
-			inspectLock, need = array.InspectLock, array.InspectHeadSize
+		if i.kind == layout.KindArray {
+			inspectLock = array.InspectLock
 		}
-		if head, err = readHead(i.Name, need); err != nil {
-			return err
-		}
-		st, hasLock, err := inspectLock(head)
+		st, hasLock, err := inspectLock(b)
 		if err != nil {
 			return err
 		}
 		if hasLock {
 			i.Lock = &st
 		}
-	case KindTracker:
-		r, err := track.ReadRegistry(i.Name)
-		if err != nil {
-			return err
-		}
-		t := &TrackerState{ProgramPID: r.Program.PID, ProgramAlive: proc.AliveID(r.Program), ClientsGone: r.ClientsGone, Objects: []string{}}
-		for _, e := range r.Entries {
-			t.Objects = append(t.Objects, e.File)
-		}
-		i.Tracker = t
 	}
 	return nil
+}
+
+// stateBytes is how many bytes from the start of a file of kind k (and
+// size bytes) its state needs: the whole file for the small kinds, the
+// header and lock of a Value or an Array (whose data may be large), none
+// for a raw segment or an unknown kind.
+func stateBytes(k layout.Kind, size int64) int64 {
+	switch k {
+	case layout.KindValue:
+		return value.InspectHeadSize
+	case layout.KindArray:
+		return array.InspectHeadSize
+	case layout.KindLock, layout.KindRLock, layout.KindCondition, layout.KindEvent, layout.KindBarrier, layout.KindSemaphore, layout.KindBounded:
+		return size
+	}
+	return 0
+}
+
+// readExactly reads the first n bytes of Dir/file with pread into a fresh,
+// 8-byte aligned buffer. A file shorter than n (it shrank, or is not what
+// it claims) is an error; so is one too large to be the small kind it
+// claims to be.
+func readExactly(file string, n int64) ([]byte, error) {
+	if n > 1<<20 {
+		return nil, fmt.Errorf("%w: %d bytes: too large for this kind", layout.ErrCorrupt, n)
+	}
+	b, err := readHead(file, int(n))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) != n {
+		return nil, fmt.Errorf("%w: %d bytes, need %d", layout.ErrCorrupt, len(b), n)
+	}
+	return b, nil
 }
 
 // Field is one line of an object's description: a label and its value.
@@ -211,7 +247,7 @@ func (i Info) Fields() []Field {
 	add("size", "%d bytes", i.Size)
 	add("file owner", "uid %d", i.UID)
 	who := "creator"
-	if i.Kind == KindTracker {
+	if i.isReg {
 		who = "tracker"
 	}
 	if i.CreatorPID > 0 {
@@ -224,7 +260,7 @@ func (i Info) Fields() []Field {
 	}
 	add("held", "%s", yesNo(i.Held, "yes: a process has it open", "no: no process has it open"))
 	switch {
-	case i.Kind == KindTracker:
+	case i.isReg:
 	case i.Persistent:
 		add("tracking", "persistent: never tracked, removed only by rm")
 	case i.Watched:
@@ -284,7 +320,7 @@ func (i Info) Fields() []Field {
 		}
 		add("cycles", "%d", b.Cycles)
 	}
-	if t := i.Tracker; t != nil {
+	if t := i.Registry; t != nil {
 		add("program", "pid %d (%s)", t.ProgramPID, aliveWord(t.ProgramAlive))
 		add("clients", "%s", yesNo(t.ClientsGone, "all gone: removing what is left", "running"))
 		add("objects", "%d registered %s", len(t.Objects), strings.Join(t.Objects, " "))
@@ -347,8 +383,8 @@ func (i Info) MarshalJSON() ([]byte, error) {
 		Semaphore *SemaphoreState `json:"semaphore,omitempty"`
 		Event     *eventJSON      `json:"event,omitempty"`
 		Barrier   *barrierJSON    `json:"barrier,omitempty"`
-		Tracker   *TrackerState   `json:"tracker,omitempty"`
-	}{i.Path, i.Elem, lock, i.Condition, i.Semaphore, event, bar, i.Tracker})
+		Registry  *RegistryState  `json:"tracker,omitempty"`
+	}{i.Path, i.Elem, lock, i.Condition, i.Semaphore, event, bar, i.Registry})
 	if err != nil {
 		return nil, err
 	}
@@ -363,15 +399,6 @@ func yesNo(b bool, yes, no string) string {
 		return yes
 	}
 	return no
-}
-
-// readWhole reads the whole (small) file with pread: an object that the
-// caller need not open for use, and whose words may change as it reads.
-func readWhole(file string, size int64) ([]byte, error) {
-	if size > 1<<20 {
-		return nil, fmt.Errorf("%d bytes: too large for this kind", size)
-	}
-	return readHead(file, int(size))
 }
 
 func pids(ps []int) string {

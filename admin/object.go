@@ -1,4 +1,4 @@
-package tracker
+package admin
 
 import (
 	"encoding/json"
@@ -50,6 +50,8 @@ type Object struct {
 
 	dev, ino uint64
 	creator  proc.ID
+	kind     layout.Kind // what Kind says, for code; 0 for a registry or an unknown kind
+	isReg    bool        // a tracker's registry (Kind is KindTracker)
 }
 
 // MarshalJSON adds age_seconds to the fields.
@@ -104,7 +106,7 @@ func finish(o *Object, watched map[string][]uint64) {
 	if !o.Created.IsZero() {
 		o.Age = time.Since(o.Created).Truncate(time.Second)
 	}
-	if o.Kind == KindTracker {
+	if o.isReg {
 		o.Leaked = !o.Held && o.Problem == "" && !o.Watched
 		return
 	}
@@ -171,7 +173,8 @@ func classify(file string) (Object, error) {
 				o.Problem = "no multiproc header or metadata"
 			}
 			if strings.HasPrefix(file, segment.GeneratedPrefix+"raw_") {
-				o.Kind, o.Problem = layout.KindRaw.String(), "" // a raw segment where tmpfs keeps no xattrs
+				o.setKind(layout.KindRaw) // a raw segment where tmpfs keeps no xattrs
+				o.Problem = ""
 			}
 		}
 	}
@@ -202,7 +205,7 @@ func (o *Object) typed() bool {
 		o.Problem = err.Error()
 		return false
 	}
-	o.Kind = h.Kind.String()
+	o.setKind(h.Kind)
 	o.Persistent = h.Flags&layout.FlagPersistent != 0
 	o.setCreator(int(h.CreatorPID), h.CreatorStart, h.Created)
 	return true
@@ -214,7 +217,8 @@ func (o *Object) raw() bool {
 	if err != nil || m.Kind != "raw" {
 		return false
 	}
-	o.Kind, o.Problem = layout.KindRaw.String(), ""
+	o.setKind(layout.KindRaw)
+	o.Problem = ""
 	o.Persistent = m.Persistent
 	o.setCreator(m.PID, m.Start, m.Created)
 	return true
@@ -225,13 +229,13 @@ func (o *Object) raw() bool {
 func (o *Object) semaphore() bool {
 	info, err := posixsem.Inspect(o.Name)
 	if err == nil && !info.Foreign {
-		o.Kind = info.Kind.String()
+		o.setKind(info.Kind)
 		o.Persistent = info.Persistent()
 		o.setCreator(int(info.Trailer.CreatorPID), info.Trailer.CreatorStart, info.Trailer.Created)
 		return true
 	}
 	if strings.HasPrefix(o.Name, "sem."+segment.GeneratedPrefix) {
-		o.Kind = "Semaphore"
+		o.setKind(layout.KindSemaphore)
 		if err != nil {
 			o.Problem = err.Error()
 		} else {
@@ -244,7 +248,7 @@ func (o *Object) semaphore() bool {
 
 // registry reads a tracker's registry file.
 func (o *Object) registry() bool {
-	o.Kind = KindTracker
+	o.Kind, o.isReg = KindTracker, true
 	r, err := track.ReadRegistry(o.Name)
 	if err != nil {
 		o.Problem = err.Error()
@@ -255,6 +259,9 @@ func (o *Object) registry() bool {
 	o.Watched = proc.AliveID(r.Program) // a killed tracker's program may still run
 	return true
 }
+
+// setKind records what the object is, for code and for people.
+func (o *Object) setKind(k layout.Kind) { o.kind, o.Kind = k, k.String() }
 
 func (o *Object) setCreator(pid int, start uint64, created int64) {
 	o.CreatorPID, o.creator = pid, proc.ID{PID: pid, Start: start}

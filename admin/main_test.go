@@ -1,4 +1,4 @@
-package tracker_test
+package admin_test
 
 import (
 	"testing"

@@ -1,4 +1,4 @@
-package tracker_test
+package admin_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/multiproc/multiproc/admin"
 	"github.com/multiproc/multiproc/array"
 	"github.com/multiproc/multiproc/barrier"
 	"github.com/multiproc/multiproc/internal/layout"
@@ -17,7 +18,6 @@ import (
 	"github.com/multiproc/multiproc/internal/segment"
 	"github.com/multiproc/multiproc/sem"
 	"github.com/multiproc/multiproc/shm"
-	"github.com/multiproc/multiproc/tracker"
 	"github.com/multiproc/multiproc/value"
 )
 
@@ -97,7 +97,7 @@ func TestListShowsEveryKindOfOursAndNothingElse(t *testing.T) {
 		}
 	}
 	for _, o := range objs {
-		if o.Kind == tracker.KindTracker && o.CreatorPID > 0 && o.CreatorAlive && o.Leaked {
+		if o.Kind == admin.KindTracker && o.CreatorPID > 0 && o.CreatorAlive && o.Leaked {
 			t.Errorf("live tracker's registry %s called leaked", o.Name)
 		}
 	}
@@ -113,7 +113,7 @@ func TestInspectSaysALockOwnerWasKilled(t *testing.T) {
 	defer l.Close()
 	c := proctest.Start(t, "lock-hold", l.Name())
 	c.WaitLine("holding")
-	info, err := tracker.Inspect(l.Name())
+	info, err := admin.Inspect(l.Name())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestInspectSaysALockOwnerWasKilled(t *testing.T) {
 		t.Fatalf("held lock: %+v", info.Lock)
 	}
 	c.Kill()
-	info, err = tracker.Inspect("/" + l.Name())
+	info, err = admin.Inspect("/" + l.Name())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestInspectSaysALockOwnerWasKilled(t *testing.T) {
 	}
 }
 
-func hasField(info tracker.Info, label, value string) bool {
+func hasField(info admin.Info, label, value string) bool {
 	for _, f := range info.Fields() {
 		if f.Label == label && f.Value == value {
 			return true
@@ -253,23 +253,23 @@ func TestInspectATrackersRegistry(t *testing.T) {
 	defer seg.Unlink()
 	defer seg.Close()
 	for _, o := range mustList(t) {
-		if o.Kind != tracker.KindTracker || !o.CreatorAlive {
+		if o.Kind != admin.KindTracker || !o.CreatorAlive {
 			continue
 		}
 		info := mustInspect(t, o.Name)
-		if info.Tracker == nil {
+		if info.Registry == nil {
 			t.Fatalf("%s: no tracker state", o.Name)
 		}
-		if info.Tracker.ProgramPID != os.Getpid() {
+		if info.Registry.ProgramPID != os.Getpid() {
 			continue // another program's tracker
 		}
-		if !info.Held || info.Leaked || !info.Tracker.ProgramAlive || info.Tracker.ClientsGone {
-			t.Fatalf("our tracker's registry: %+v %+v", info.Object, info.Tracker)
+		if !info.Held || info.Leaked || !info.Registry.ProgramAlive || info.Registry.ClientsGone {
+			t.Fatalf("our tracker's registry: %+v %+v", info.Object, info.Registry)
 		}
 		deadline := time.Now().Add(10 * time.Second)
-		for !strings.Contains(strings.Join(info.Tracker.Objects, " "), seg.Name()) {
+		for !strings.Contains(strings.Join(info.Registry.Objects, " "), seg.Name()) {
 			if time.Now().After(deadline) { // the registration is still in the pipe
-				t.Fatalf("registry lists %v, not %s", info.Tracker.Objects, seg.Name())
+				t.Fatalf("registry lists %v, not %s", info.Registry.Objects, seg.Name())
 			}
 			time.Sleep(10 * time.Millisecond)
 			info = mustInspect(t, o.Name)
@@ -287,15 +287,15 @@ func TestBadNamesGiveClearErrors(t *testing.T) {
 		want error
 	}{
 		{"mpgo_no_such_object", fs.ErrNotExist},
-		{psm, tracker.ErrNotOurs},
+		{psm, admin.ErrNotOurs},
 		{"a/b", segment.ErrInvalidName},
 		{"", segment.ErrInvalidName},
 	} {
-		_, err := tracker.Inspect(tc.name)
+		_, err := admin.Inspect(tc.name)
 		if !errors.Is(err, tc.want) || (tc.name != "" && !strings.Contains(err.Error(), tc.name)) {
 			t.Errorf("Inspect(%q) = %v; want %v naming it", tc.name, err, tc.want)
 		}
-		_, err = tracker.Remove(tc.name, true)
+		_, err = admin.Remove(tc.name, true)
 		if !errors.Is(err, tc.want) {
 			t.Errorf("Remove(%q, force) = %v; want %v", tc.name, err, tc.want)
 		}
@@ -323,13 +323,13 @@ func TestDamagedHeaderIsReportedAndNeverSwept(t *testing.T) {
 	if !hasField(info, "problem", o.Problem) {
 		t.Fatalf("inspect fields: %v", info.Fields())
 	}
-	if gone, err := tracker.Sweep(tracker.SweepOptions{}); err != nil || contains(gone, name) {
+	if gone, err := admin.Sweep(admin.SweepOptions{}); err != nil || contains(gone, name) {
 		t.Fatalf("Sweep removed the damaged file or failed: %v %v", names(gone), err)
 	}
-	if _, err := tracker.Remove(name, false); !errors.Is(err, tracker.ErrDamaged) || !strings.Contains(err.Error(), "checksum") {
+	if _, err := admin.Remove(name, false); !errors.Is(err, admin.ErrDamaged) || !strings.Contains(err.Error(), "checksum") {
 		t.Fatalf("Remove(damaged) = %v; want ErrDamaged naming the checksum", err)
 	}
-	if _, err := tracker.Remove(name, true); err != nil {
+	if _, err := admin.Remove(name, true); err != nil {
 		t.Fatalf("Remove(damaged, force) = %v", err)
 	}
 	if _, err := os.Stat(segment.Path(name)); !errors.Is(err, fs.ErrNotExist) {
@@ -337,9 +337,9 @@ func TestDamagedHeaderIsReportedAndNeverSwept(t *testing.T) {
 	}
 }
 
-func mustInspect(t *testing.T, name string) tracker.Info {
+func mustInspect(t *testing.T, name string) admin.Info {
 	t.Helper()
-	info, err := tracker.Inspect(name)
+	info, err := admin.Inspect(name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,7 +354,7 @@ func semFile(name string) string {
 	return "sem." + strings.TrimPrefix(name, "/")
 }
 
-func contains(objs []tracker.Object, name string) bool {
+func contains(objs []admin.Object, name string) bool {
 	for _, o := range objs {
 		if o.Name == name {
 			return true
@@ -363,7 +363,7 @@ func contains(objs []tracker.Object, name string) bool {
 	return false
 }
 
-func names(objs []tracker.Object) []string {
+func names(objs []admin.Object) []string {
 	var ns []string
 	for _, o := range objs {
 		ns = append(ns, o.Name)

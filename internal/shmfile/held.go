@@ -1,4 +1,4 @@
-package holders
+package shmfile
 
 import (
 	"io/fs"
@@ -6,7 +6,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ID identifies one file on the machine. The zero ID matches any file.
+// ID identifies one file on the machine: its device and inode. The zero ID
+// matches any file.
 type ID struct {
 	Dev, Ino uint64
 }
@@ -74,6 +75,43 @@ func TryRemove(path string, want ID) (bool, error) {
 	return true, nil
 }
 
+// Unlink removes the name path if it still names the file want, whoever
+// holds it: processes that have the file open keep it. It checks the name
+// under a shared flock of the file it names. A sweeper removes a name only
+// under an exclusive one, so while this holds the lock the name cannot be
+// swept and given to a newer file between the check and the unlink. A name
+// that is gone, or means another file now, is an error wrapping
+// fs.ErrNotExist.
+func Unlink(path string, want ID) error {
+	gone := &fs.PathError{Op: "unlink", Path: path, Err: fs.ErrNotExist}
+	fd, err := open(path)
+	if err != nil {
+		if pe, ok := err.(*fs.PathError); ok && pe.Err == fs.ErrNotExist {
+			return gone
+		}
+		return err
+	}
+	defer unix.Close(fd)
+	if err := flockRetry(fd, unix.LOCK_SH); err != nil {
+		return &fs.PathError{Op: "flock", Path: path, Err: err}
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || !want.matches(&st) {
+		return gone // someone else's file took the name after ours was removed
+	}
+	var now unix.Stat_t
+	if unix.Lstat(path, &now) != nil || now.Ino != st.Ino || now.Dev != st.Dev {
+		return gone
+	}
+	if err := unix.Unlink(path); err != nil {
+		if err == unix.ENOENT {
+			return gone
+		}
+		return &fs.PathError{Op: "unlink", Path: path, Err: err}
+	}
+	return nil
+}
+
 // open opens path for the flock test without following a symlink and
 // without blocking on a FIFO someone planted at the name.
 func open(path string) (int, error) {
@@ -85,4 +123,13 @@ func open(path string) (int, error) {
 		return -1, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
 	return fd, nil
+}
+
+func flockRetry(fd, how int) error {
+	for {
+		err := unix.Flock(fd, how)
+		if err != unix.EINTR {
+			return err
+		}
+	}
 }

@@ -1,14 +1,14 @@
-package tracker_test
+package admin_test
 
 import (
 	"fmt"
 	"os"
 	"strings"
 
+	"github.com/multiproc/multiproc/admin"
 	"github.com/multiproc/multiproc/internal/proctest"
 	"github.com/multiproc/multiproc/sem"
 	"github.com/multiproc/multiproc/shm"
-	"github.com/multiproc/multiproc/tracker"
 )
 
 func ExampleList() {
@@ -19,7 +19,7 @@ func ExampleList() {
 	defer seg.Unlink()
 	defer seg.Close()
 
-	objs, err := tracker.List()
+	objs, err := admin.List()
 	if err != nil {
 		panic(err)
 	}
@@ -42,7 +42,7 @@ func ExampleInspect() {
 	l.Lock()
 	defer l.Unlock()
 
-	info, err := tracker.Inspect(l.Name())
+	info, err := admin.Inspect(l.Name())
 	if err != nil {
 		panic(err)
 	}
@@ -56,7 +56,7 @@ func ExampleSweep() {
 	name, done := leftBehindByACrashedProgram()
 	defer done()
 
-	would, err := tracker.Sweep(tracker.SweepOptions{DryRun: true})
+	would, err := admin.Sweep(admin.SweepOptions{DryRun: true})
 	if err != nil {
 		panic(err)
 	}
@@ -66,7 +66,7 @@ func ExampleSweep() {
 		}
 	}
 
-	removed, err := tracker.Sweep(tracker.SweepOptions{})
+	removed, err := admin.Sweep(admin.SweepOptions{})
 	if err != nil {
 		panic(err)
 	}

@@ -1,4 +1,4 @@
-package tracker_test
+package admin_test
 
 import (
 	"errors"
@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/multiproc/multiproc/admin"
 	"github.com/multiproc/multiproc/internal/proctest"
 	"github.com/multiproc/multiproc/internal/segment"
 	"github.com/multiproc/multiproc/shm"
-	"github.com/multiproc/multiproc/tracker"
 )
 
 func TestSweepRemovesLeakedObjectsOnly(t *testing.T) {
@@ -40,11 +40,11 @@ func TestSweepRemovesLeakedObjectsOnly(t *testing.T) {
 		}
 	}
 
-	dry, err := tracker.Sweep(tracker.SweepOptions{DryRun: true})
+	dry, err := admin.Sweep(admin.SweepOptions{DryRun: true})
 	if err != nil || !contains(dry, leak[0]) || !contains(dry, leak[1]) || contains(dry, held) {
 		t.Fatalf("dry run: %v, %v", names(dry), err)
 	}
-	if young, _ := tracker.Sweep(tracker.SweepOptions{DryRun: true, OlderThan: time.Hour}); contains(young, leak[0]) {
+	if young, _ := admin.Sweep(admin.SweepOptions{DryRun: true, OlderThan: time.Hour}); contains(young, leak[0]) {
 		t.Fatalf("OlderThan an hour picked a fresh object: %v", names(young))
 	}
 	for _, name := range append(leak, keep.Name(), psm, csem) {
@@ -53,7 +53,7 @@ func TestSweepRemovesLeakedObjectsOnly(t *testing.T) {
 		}
 	}
 
-	gone, err := tracker.Sweep(tracker.SweepOptions{})
+	gone, err := admin.Sweep(admin.SweepOptions{})
 	if err != nil || !contains(gone, leak[0]) || !contains(gone, leak[1]) {
 		t.Fatalf("sweep: %v, %v", names(gone), err)
 	}
@@ -68,7 +68,7 @@ func TestSweepRemovesLeakedObjectsOnly(t *testing.T) {
 		}
 	}
 	h.Close() // now nobody holds it: the next sweep takes it
-	if gone, err := tracker.Sweep(tracker.SweepOptions{}); err != nil || !contains(gone, held) {
+	if gone, err := admin.Sweep(admin.SweepOptions{}); err != nil || !contains(gone, held) {
 		t.Fatalf("second sweep: %v, %v", names(gone), err)
 	}
 }
@@ -81,13 +81,13 @@ func TestRemoveRefusesHeldUnlessForced(t *testing.T) {
 	}
 	defer seg.Unlink()
 	defer seg.Close()
-	if _, err := tracker.Remove(seg.Name(), false); !errors.Is(err, tracker.ErrHeld) {
+	if _, err := admin.Remove(seg.Name(), false); !errors.Is(err, admin.ErrHeld) {
 		t.Fatalf("Remove(held) = %v; want ErrHeld", err)
 	}
 	if _, err := os.Stat(segment.Path(seg.Name())); err != nil {
 		t.Fatal("refused remove removed it")
 	}
-	o, err := tracker.Remove(seg.Name(), true)
+	o, err := admin.Remove(seg.Name(), true)
 	if err != nil || o.Kind != "raw segment" || !o.Persistent {
 		t.Fatalf("Remove(held, force) = %+v, %v", o, err)
 	}
@@ -105,10 +105,10 @@ func TestRemoveTakesAnUnheldPersistentObject(t *testing.T) {
 	}
 	name := seg.Name()
 	seg.Close()
-	if o, err := tracker.Remove(name, false); err != nil || !o.Persistent {
+	if o, err := admin.Remove(name, false); err != nil || !o.Persistent {
 		t.Fatalf("Remove(persistent) = %+v, %v", o, err)
 	}
-	if _, err := tracker.Remove(name, false); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := admin.Remove(name, false); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("second Remove = %v; want fs.ErrNotExist", err)
 	}
 }

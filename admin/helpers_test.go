@@ -1,4 +1,4 @@
-package tracker_test
+package admin_test
 
 import (
 	"encoding/binary"
@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/multiproc/multiproc/admin"
 	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/proc"
 	"github.com/multiproc/multiproc/internal/proctest"
 	"github.com/multiproc/multiproc/internal/segment"
 	"github.com/multiproc/multiproc/sem"
-	"github.com/multiproc/multiproc/tracker"
 )
 
 func init() {
@@ -124,19 +124,19 @@ func glibcSem() []byte {
 	return b
 }
 
-func find(t *testing.T, objs []tracker.Object, name string) (tracker.Object, bool) {
+func find(t *testing.T, objs []admin.Object, name string) (admin.Object, bool) {
 	t.Helper()
 	for _, o := range objs {
 		if o.Name == name {
 			return o, true
 		}
 	}
-	return tracker.Object{}, false
+	return admin.Object{}, false
 }
 
-func mustList(t *testing.T) []tracker.Object {
+func mustList(t *testing.T) []admin.Object {
 	t.Helper()
-	objs, err := tracker.List()
+	objs, err := admin.List()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,14 +1,15 @@
-// Package tracker lists, inspects and removes multiproc's objects in
+// Package admin lists, inspects and removes multiproc's objects in
 // /dev/shm: the library side of the `multiproc` command (ls, inspect,
 // clean, rm), so that programs can check on themselves.
 //
-//	objs, err := tracker.List()           // every multiproc object on the machine
-//	info, err := tracker.Inspect("jobs")  // one object's live state
-//	gone, err := tracker.Sweep(tracker.SweepOptions{OlderThan: time.Hour})
+//	objs, err := admin.List()           // every multiproc object on the machine
+//	info, err := admin.Inspect("jobs")  // one object's live state
+//	gone, err := admin.Sweep(admin.SweepOptions{OlderThan: time.Hour})
 //
-// The tracker process itself — started by the first object a program
-// creates, removing what the program leaked once all its processes are
-// gone — lives in internal/track; this package reads what it leaves behind.
+// It is not the resource tracker: that process — started by the first
+// object a program creates, ending each object's life as the lifetime rule
+// says — lives in internal/track; this package reads what it leaves
+// behind (its registries) and cleans up after a tracker that was killed.
 //
 // # What is ours
 //
@@ -33,7 +34,7 @@
 //
 // An object is leaked when it is tracked (not Persistent), nobody holds it
 // open (no process has a flock on it: the kernel's fact, see
-// internal/holders), its creator is dead, and no live tracker — nor the
+// internal/shmfile), its creator is dead, and no live tracker — nor the
 // still-running program of a tracker that was killed — has it registered.
 // Sweep removes exactly those, each with a non-blocking exclusive flock so
 // that an object somebody opens meanwhile is kept. Persistent objects are
@@ -47,4 +48,4 @@
 //   - Creator liveness is that of the caller's pid namespace.
 //   - On kernels whose tmpfs keeps no user xattrs (before Linux 6.6), a raw
 //     segment carries no creator, so it is never called leaked.
-package tracker
+package admin
