@@ -1,4 +1,8 @@
-// Package pool will hold Queue[T], JoinableQueue[T], Pipe[T], Process and
-// Pool (see the design's API contract). It is not built yet: no issue has
-// scheduled it, and nothing here is exported until it is real.
+// Package pool gives Go programs what Python's multiprocessing gives Python
+// programs above the primitives: Queue[T], JoinableQueue[T] and Pipe[T]
+// between processes, Process for running a registered function in a child,
+// and Pool for mapping one over many worker processes.
+//
+// (Being built: issues 10 and 11. This comment becomes the package's
+// data-flow picture and state tables when the Pool lands.)
 package pool
