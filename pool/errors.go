@@ -18,10 +18,10 @@ var (
 	ErrFull = ring.ErrFull
 	// ErrEmpty is returned by TryGet when the queue holds nothing now.
 	ErrEmpty = ring.ErrEmpty
-	// ErrQueueClosed is returned by Put on a queue closed for everyone
-	// (CloseAll), and by Get once such a queue is drained: the Go form of
-	// "no more items". It wraps ErrClosed.
-	ErrQueueClosed = fmt.Errorf("%w for everyone", ErrClosed)
+	// ErrShutDown is returned by Put on a queue shut down for everyone
+	// (Shutdown, Python 3.13's ShutDown), and by Get once such a queue is
+	// drained: the Go form of "no more items". It wraps ErrClosed.
+	ErrShutDown = fmt.Errorf("queue shut down: %w", ErrClosed)
 	// ErrTooLarge is returned for an item larger than the largest side
 	// segment can hold; the message names both sizes.
 	ErrTooLarge = errors.New("item too large")
@@ -34,6 +34,9 @@ var (
 	// ErrPeerDied is returned by a pipe end whose peer process died with
 	// nothing left to receive.
 	ErrPeerDied = ring.ErrPeerDied
+	// ErrPeerClosed is returned by Send on a pipe end whose other end was
+	// closed (Python's BrokenPipeError); Recv returns io.EOF instead.
+	ErrPeerClosed = ring.ErrPeerClosed
 	// ErrWrongWay is returned by Send on the receiving end of a one-way
 	// pipe, and by Recv on its sending end.
 	ErrWrongWay = ring.ErrWrongWay

@@ -47,7 +47,8 @@ var (
 //	   328    4 maxItems     Python's maxsize; 0 for no limit but capacity
 //	   332    4 flags        qJoinable
 //	   336    4 state        qOpen or qClosed (closed for everyone)
-//	   340   44 (reserved)
+//	   340    4 itemFormat   the caller's word for how items are encoded (fixed)
+//	   344   40 (reserved)
 //	   384    8 unfinished   joinable: items put and not yet marked done
 //	   392    4 joinSeq      futex word: +1 when unfinished reaches 0 or a
 //	                         slot's owner is found dead
@@ -86,7 +87,8 @@ type qControl struct {
 	maxItems    uint32
 	flags       uint32
 	state       uint32
-	_           [44]byte
+	itemFormat  uint32
+	_           [40]byte
 	unfinished  int64
 	joinSeq     uint32
 	joinWaiting uint32
@@ -148,9 +150,10 @@ func QueuePayloadSize(capacity int) int { return qDataOff + capacity }
 
 // Geometry are the fixed facts of a queue, validated once.
 type Geometry struct {
-	Capacity int  // data region bytes
-	MaxItems int  // 0: no limit but capacity
-	Joinable bool // JoinableQueue's accounting is kept
+	Capacity   int    // data region bytes
+	MaxItems   int    // 0: no limit but capacity
+	Joinable   bool   // JoinableQueue's accounting is kept
+	ItemFormat uint32 // opaque to the ring: the pool package's codec id
 }
 
 // checkGeometry validates g for creation.
@@ -174,9 +177,10 @@ func readGeometry(p []byte) (Geometry, error) {
 	}
 	c := (*qControl)(unsafe.Pointer(&p[0]))
 	g := Geometry{
-		Capacity: int(c.capacity),
-		MaxItems: int(c.maxItems),
-		Joinable: c.flags&qJoinable != 0,
+		Capacity:   int(c.capacity),
+		MaxItems:   int(c.maxItems),
+		Joinable:   c.flags&qJoinable != 0,
+		ItemFormat: c.itemFormat,
 	}
 	if err := checkGeometry(g); err != nil {
 		return Geometry{}, fmt.Errorf("%w: %v", ErrCorrupt, err)
@@ -202,6 +206,7 @@ func InitQueue(p []byte, g Geometry) error {
 	c := (*qControl)(unsafe.Pointer(&p[0]))
 	c.capacity = uint64(g.Capacity)
 	c.maxItems = uint32(g.MaxItems)
+	c.itemFormat = g.ItemFormat
 	if g.Joinable {
 		c.flags = qJoinable
 	}

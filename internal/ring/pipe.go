@@ -80,16 +80,16 @@ type pDir struct {
 //	   128  128 dir[1]        (unused one way)
 //	   256    8 capacity      data bytes per direction (fixed)
 //	   264    4 flags         pDuplex
-//	   268    4 (reserved)
+//	   268    4 itemFormat    the caller's word for how items are encoded
 //	   272   16 owner[2]      identity word of each end's process (CAS)
 //	   288    8 closed[2]     1 once the end's owner closed it
 //	   296   24 (reserved)
 type pControl struct {
 	dir      [2]pDir
-	capacity uint64
-	flags    uint32
-	_        uint32
-	owner    [2]uint64
+	capacity   uint64
+	flags      uint32
+	itemFormat uint32
+	owner      [2]uint64
 	closed   [2]uint32
 	_        [24]byte
 }
@@ -112,16 +112,17 @@ func PipePayloadSize(capacity int, duplex bool) int {
 
 // InitPipe writes a new pipe into the zeroed payload p; the creator owns
 // both ends.
-func InitPipe(p []byte, capacity int, duplex bool) error {
-	if err := checkGeometry(Geometry{Capacity: capacity}); err != nil {
+func InitPipe(p []byte, g PipeGeometry) error {
+	if err := checkGeometry(Geometry{Capacity: g.Capacity}); err != nil {
 		return err
 	}
-	if len(p) < PipePayloadSize(capacity, duplex) {
-		return fmt.Errorf("payload of %d bytes, a pipe of %d-byte rings needs %d", len(p), capacity, PipePayloadSize(capacity, duplex))
+	if len(p) < PipePayloadSize(g.Capacity, g.Duplex) {
+		return fmt.Errorf("payload of %d bytes, a pipe of %d-byte rings needs %d", len(p), g.Capacity, PipePayloadSize(g.Capacity, g.Duplex))
 	}
 	c := (*pControl)(unsafe.Pointer(&p[0]))
-	c.capacity = uint64(capacity)
-	if duplex {
+	c.capacity = uint64(g.Capacity)
+	c.itemFormat = g.ItemFormat
+	if g.Duplex {
 		c.flags = pDuplex
 	}
 	me := robust.SelfID()
@@ -131,8 +132,9 @@ func InitPipe(p []byte, capacity int, duplex bool) error {
 
 // PipeGeometry is a pipe's fixed facts.
 type PipeGeometry struct {
-	Capacity int
-	Duplex   bool
+	Capacity   int
+	Duplex     bool
+	ItemFormat uint32 // opaque to the ring
 }
 
 func readPipeGeometry(p []byte) (PipeGeometry, error) {
@@ -140,7 +142,7 @@ func readPipeGeometry(p []byte) (PipeGeometry, error) {
 		return PipeGeometry{}, fmt.Errorf("%w: Pipe payload of %d bytes", ErrCorrupt, len(p))
 	}
 	c := (*pControl)(unsafe.Pointer(&p[0]))
-	g := PipeGeometry{Capacity: int(c.capacity), Duplex: c.flags&pDuplex != 0}
+	g := PipeGeometry{Capacity: int(c.capacity), Duplex: c.flags&pDuplex != 0, ItemFormat: c.itemFormat}
 	if err := checkGeometry(Geometry{Capacity: g.Capacity}); err != nil {
 		return PipeGeometry{}, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}

@@ -177,20 +177,21 @@ type Fill func(dst []byte) error
 // TryPut puts one record of n payload bytes without waiting: ErrFull when
 // there is no room now, ErrClosed when the queue is closed for everyone.
 func (q *Queue) TryPut(n int, kind uint32, fill Fill) error {
-	return q.PutBatch(context.Background(), []int{n}, kind, func(_ int, dst []byte) error { return fill(dst) }, false)
+	return q.PutBatch(context.Background(), []int{n}, []uint32{kind}, func(_ int, dst []byte) error { return fill(dst) }, false)
 }
 
 // Put puts one record of n payload bytes, waiting for room until ctx ends.
 func (q *Queue) Put(ctx context.Context, n int, kind uint32, fill Fill) error {
-	return q.PutBatch(ctx, []int{n}, kind, func(_ int, dst []byte) error { return fill(dst) }, true)
+	return q.PutBatch(ctx, []int{n}, []uint32{kind}, func(_ int, dst []byte) error { return fill(dst) }, true)
 }
 
-// PutBatch puts len(sizes) records, record i of sizes[i] payload bytes
-// filled by fill(i, dst), in order, as many per commit as fit; with block
+// PutBatch puts len(sizes) records, record i of sizes[i] payload bytes and
+// kind kinds[i] (KindItem for all when kinds is nil) filled by fill(i,
+// dst), in order, as many per commit as fit; with block
 // it waits for room as needed until ctx ends (then the records put so far
 // stay put, and the error says how many). Without block a batch that does
 // not fit at once puts what fits and returns ErrFull.
-func (q *Queue) PutBatch(ctx context.Context, sizes []int, kind uint32, fill func(i int, dst []byte) error, block bool) error {
+func (q *Queue) PutBatch(ctx context.Context, sizes []int, kinds []uint32, fill func(i int, dst []byte) error, block bool) error {
 	defer runtime.KeepAlive(q)
 	for i, n := range sizes {
 		if n < 0 || n > q.MaxRecord() {
@@ -209,7 +210,11 @@ func (q *Queue) PutBatch(ctx context.Context, sizes []int, kind uint32, fill fun
 			q.prod.Unlock()
 			return ErrClosed
 		}
-		k, err := q.putLocked(sizes[done:], kind, func(i int, dst []byte) error { return fill(done+i, dst) })
+		var ks []uint32
+		if kinds != nil {
+			ks = kinds[done:]
+		}
+		k, err := q.putLocked(sizes[done:], ks, func(i int, dst []byte) error { return fill(done+i, dst) })
 		q.prod.Unlock()
 		done += k
 		if k > 0 {
@@ -233,7 +238,7 @@ func (q *Queue) PutBatch(ctx context.Context, sizes []int, kind uint32, fill fun
 
 // putLocked writes as many of the records as fit, with prodLock held, and
 // commits them with one tail store. It returns how many it put.
-func (q *Queue) putLocked(sizes []int, kind uint32, fill func(i int, dst []byte) error) (int, error) {
+func (q *Queue) putLocked(sizes []int, kinds []uint32, fill func(i int, dst []byte) error) (int, error) {
 	tail := atomic.LoadUint64(&q.c.tail)
 	head := atomic.LoadUint64(&q.c.head)
 	next := tail
@@ -246,6 +251,10 @@ func (q *Queue) putLocked(sizes []int, kind uint32, fill func(i int, dst []byte)
 		at, pad, after, ok := q.d.place(next, head, uint32(RecordSize(sizes[k])))
 		if !ok {
 			break
+		}
+		kind := uint32(KindItem)
+		if kinds != nil {
+			kind = kinds[k]
 		}
 		if err = fill(k, q.d.writeHeader(at, sizes[k], kind)); err != nil {
 			break // this record is not committed

@@ -98,7 +98,7 @@ func roleProducer(args []string) error {
 		for i := range sizes {
 			sizes[i] = recordSize(uint32(id), uint32(s+i))
 		}
-		if err := q.PutBatch(ctx, sizes, KindItem, func(i int, dst []byte) error {
+		if err := q.PutBatch(ctx, sizes, nil, func(i int, dst []byte) error {
 			fillRecord(dst, uint32(id), uint32(s+i))
 			return nil
 		}, true); err != nil {

@@ -43,6 +43,11 @@ const (
 	recItem   = 1
 	recPad    = 2
 	recRef    = 3 // the payload names a side segment holding the item
+
+	// KindBytesFlag marks an item or reference record whose payload is
+	// raw bytes rather than an encoded item (a pipe's SendBytes); the ring
+	// carries it like any other record.
+	KindBytesFlag = 1 << 8
 )
 
 // MinCapacity and MaxCapacity bound a ring's data region.
@@ -147,7 +152,7 @@ func (d *data) read(head uint64) (kind uint32, payload []byte, next uint64, err 
 			continue
 		}
 		size := align8(recHeader + uint64(n))
-		if kind != recItem && kind != recRef || uint64(ho)+size > uint64(d.cap) {
+		if base := kind &^ KindBytesFlag; base != recItem && base != recRef || uint64(ho)+size > uint64(d.cap) {
 			return 0, nil, 0, fmt.Errorf("%w: record of kind %d and %d bytes at offset %d of a %d-byte ring", ErrCorrupt, kind, n, ho, d.cap)
 		}
 		end := ho + uint32(size)

@@ -1,0 +1,204 @@
+package pool
+
+// How a queue or a pipe carries items of type T in records of its ring
+// (internal/ring), and items too large for the ring in side segments.
+//
+// Put: a codec that knows an item's size without encoding it (the raw
+// codecs: plain T, []byte, string) encodes in place, into the record in
+// shared memory, with the ring's lock held — one memmove, the least a
+// queue can do. Any other codec encodes into a scratch buffer first,
+// without the lock, and the record is a copy of it. An item larger than a
+// quarter of the ring goes into a side segment of its own (written before
+// the put), and the record carries the segment's name (KindRef): the ring
+// never copies it. Get mirrors this: raw items are decoded from the record
+// with the lock held, others copied out and decoded after, side segments
+// opened, decoded, and removed.
+//
+// A side segment is made with a name (so it stays until its consumer
+// removes it, whatever becomes of its producer); one whose record is never
+// taken — a consumer killed between taking the record and reading it — is
+// removed by the tracker when the program ends, with a line saying so.
+
+import (
+	"fmt"
+	"reflect"
+	"sync"
+
+	"github.com/multiproc/multiproc/internal/codec"
+	"github.com/multiproc/multiproc/internal/layout"
+	"github.com/multiproc/multiproc/internal/ring"
+	"github.com/multiproc/multiproc/internal/segment"
+)
+
+// Record kinds of a queue or pipe.
+const (
+	kindItem = ring.KindItem
+	kindRef  = ring.KindRef
+)
+
+// carrier is a queue's or pipe's item codec and buffers.
+type carrier[T any] struct {
+	c         codec.Codec[T]
+	sizer     codec.Sizer[T] // nil: encode into scratch first
+	info      codec.Info
+	maxRecord int // the largest item through the ring itself
+	bufs      sync.Pool
+	what      string // "Queue[T] NAME", for messages
+}
+
+func newCarrier[T any](c codec.Codec[T], info codec.Info, maxRecord int, what string) *carrier[T] {
+	s, _ := c.(codec.Sizer[T])
+	return &carrier[T]{c: c, sizer: s, info: info, maxRecord: maxRecord, what: what}
+}
+
+func (k *carrier[T]) buf() *[]byte {
+	if b, ok := k.bufs.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 0, 256)
+	return &b
+}
+
+func (k *carrier[T]) putBuf(b *[]byte) {
+	if cap(*b) <= 64<<10 { // keep small buffers only
+		*b = (*b)[:0]
+		k.bufs.Put(b)
+	}
+}
+
+// outgoing is one item ready to be put: its record's size, kind and fill,
+// and what to undo if the put fails.
+type outgoing struct {
+	n    int
+	kind uint32
+	fill ring.Fill
+	side *segment.File // a side segment, removed if the put fails
+	buf  *[]byte
+}
+
+// encode prepares x. The caller puts the record and then calls done
+// (with the put's error).
+func (k *carrier[T]) encode(x *T) (outgoing, error) {
+	if k.sizer != nil {
+		n := k.sizer.Size(x)
+		if n <= k.maxRecord {
+			return outgoing{n: n, kind: kindItem, fill: func(dst []byte) error {
+				b, err := codec.Append(k.c, dst[:0:n], x)
+				if err == nil && (len(b) != n || n > 0 && &b[0] != &dst[0]) {
+					return fmt.Errorf("%s: codec said %d bytes and wrote %d", k.what, n, len(b))
+				}
+				return err
+			}}, nil
+		}
+		return k.sideSegment(n, func(dst []byte) error {
+			_, err := codec.Append(k.c, dst[:0:n], x)
+			return err
+		})
+	}
+	buf := k.buf()
+	b, err := codec.Append(k.c, (*buf)[:0], x)
+	*buf = b
+	if err != nil {
+		k.putBuf(buf)
+		return outgoing{}, k.encodeError(x, err)
+	}
+	if len(b) <= k.maxRecord {
+		return outgoing{n: len(b), kind: kindItem, buf: buf, fill: func(dst []byte) error {
+			copy(dst, b)
+			return nil
+		}}, nil
+	}
+	o, err := k.sideSegment(len(b), func(dst []byte) error { copy(dst, b); return nil })
+	k.putBuf(buf)
+	return o, err
+}
+
+func (k *carrier[T]) encodeError(x *T, err error) error {
+	return fmt.Errorf("%s: cannot encode a %s: %w", k.what, reflect.TypeOf(*x), err)
+}
+
+// sideSegment writes an item of n bytes into a segment of its own and
+// returns the record that names it.
+func (k *carrier[T]) sideSegment(n int, write func([]byte) error) (outgoing, error) {
+	name := segment.Generate("qitem")
+	f, err := segment.Create(name, n, segment.CreateOptions{Kind: layout.KindRaw, Lifetime: segment.UntilUnlink}, write)
+	if err != nil {
+		return outgoing{}, fmt.Errorf("%s: an item of %d bytes needs a side segment: %w", k.what, n, err)
+	}
+	return outgoing{n: len(name), kind: kindRef, side: f, fill: func(dst []byte) error {
+		copy(dst, name)
+		return nil
+	}}, nil
+}
+
+// done finishes a put: a side segment stays for its consumer if the put
+// committed, and goes if it did not.
+func (k *carrier[T]) done(o *outgoing, err error) {
+	if o.side != nil {
+		if err != nil {
+			o.side.Unlink()
+		}
+		o.side.Close()
+		o.side.Unmap()
+	}
+	if o.buf != nil {
+		k.putBuf(o.buf)
+	}
+}
+
+// incoming is one record taken: decoded already (raw items), or copied out
+// to decode after the ring's lock is let go.
+type incoming[T any] struct {
+	v       T
+	err     error
+	decoded bool
+	kind    uint32
+	data    []byte // a copy of the record
+}
+
+// take receives a record with the ring's lock held.
+func (k *carrier[T]) take(in *incoming[T], kind uint32, p []byte) {
+	in.kind = kind
+	if kind == kindItem && k.sizer != nil {
+		in.v, in.err = codec.Decode(k.c, p)
+		in.decoded = true
+		return
+	}
+	in.data = append(in.data[:0], p...)
+}
+
+// finish decodes what take copied out.
+func (k *carrier[T]) finish(in *incoming[T]) (T, error) {
+	if !in.decoded {
+		switch in.kind {
+		case kindItem:
+			in.v, in.err = codec.Decode(k.c, in.data)
+		case kindRef:
+			in.v, in.err = k.readSide(string(in.data))
+		default:
+			in.err = fmt.Errorf("%w: record of kind %d", ErrCorrupt, in.kind)
+		}
+	}
+	if in.err != nil {
+		return in.v, fmt.Errorf("%s: an item did not decode (it is removed from the queue): %w", k.what, in.err)
+	}
+	return in.v, nil
+}
+
+// readSide decodes the item in the side segment name, and removes it.
+func (k *carrier[T]) readSide(name string) (T, error) {
+	var zero T
+	if _, err := segment.CleanName(name, ""); err != nil {
+		return zero, fmt.Errorf("%w: side segment name %q", ErrCorrupt, name)
+	}
+	f, err := segment.Open(name, segment.OpenOptions{})
+	if err != nil {
+		return zero, fmt.Errorf("%w: side segment %s: %v", ErrCorrupt, name, err)
+	}
+	defer func() {
+		f.Unlink()
+		f.Close()
+		f.Unmap()
+	}()
+	return codec.Decode(k.c, f.Bytes())
+}
