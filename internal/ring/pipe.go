@@ -85,13 +85,13 @@ type pDir struct {
 //	   288    8 closed[2]     1 once the end's owner closed it
 //	   296   24 (reserved)
 type pControl struct {
-	dir      [2]pDir
+	dir        [2]pDir
 	capacity   uint64
 	flags      uint32
 	itemFormat uint32
 	owner      [2]uint64
-	closed   [2]uint32
-	_        [24]byte
+	closed     [2]uint32
+	_          [24]byte
 }
 
 const pControlSize = 320
