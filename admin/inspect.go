@@ -11,6 +11,7 @@ import (
 	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/posixsem"
 	"github.com/multiproc/multiproc/internal/proc"
+	"github.com/multiproc/multiproc/internal/ring"
 	"github.com/multiproc/multiproc/internal/robust"
 	"github.com/multiproc/multiproc/internal/segment"
 	"github.com/multiproc/multiproc/internal/track"
@@ -30,7 +31,42 @@ type Info struct {
 	Semaphore *SemaphoreState // Semaphore, BoundedSemaphore
 	Event     *sem.EventState // Event
 	Barrier   *barrier.Status // Barrier
+	Queue     *QueueState     // Queue, JoinableQueue
+	Pipe      *PipeState      // Pipe
 	Registry  *RegistryState  // a tracker's registry
+}
+
+// QueueState is a queue's depth and state; its two locks are in Producer
+// and Consumer.
+type QueueState struct {
+	Items            int            `json:"items"`      // queued now
+	Bytes            int            `json:"bytes"`      // ring bytes they take
+	Capacity         int            `json:"capacity"`   // ring bytes in all
+	MaxSize          int            `json:"maxsize"`    // 0: bounded by capacity only
+	ShutDown         bool           `json:"shut_down"`  // closed for everyone
+	Joinable         bool           `json:"joinable"`   // a JoinableQueue
+	Unfinished       int            `json:"unfinished"` // joinable: not yet marked done
+	ConsumersWaiting int            `json:"getters"`    // processes whose Gets may sleep (at most)
+	ProducersWaiting int            `json:"putters"`    // processes whose Puts may sleep (at most)
+	Producer         *sem.LockState `json:"-"`          // the producers' lock
+	Consumer         *sem.LockState `json:"-"`          // the consumers' lock
+	ItemType         string         `json:"item_type"`  // the Go type of the items
+}
+
+// PipeState is a pipe's two ends.
+type PipeState struct {
+	Duplex   bool        `json:"duplex"`
+	Capacity int         `json:"capacity"` // ring bytes per direction
+	ItemType string      `json:"item_type"`
+	Ends     [2]EndState `json:"ends"`
+}
+
+// EndState is one end of a pipe.
+type EndState struct {
+	OwnerPID int  `json:"owner_pid"`
+	Alive    bool `json:"alive"`
+	Closed   bool `json:"closed"`
+	Pending  int  `json:"pending"` // messages waiting for this end to receive
 }
 
 // ElemInfo describes the elements of a Value or an Array.
@@ -174,6 +210,40 @@ func (i *Info) state() error {
 			return err
 		}
 		i.Semaphore = &SemaphoreState{Value: int(s.Value), Waiters: int(s.Waiters), Bounded: s.Bounded(), Bound: int(s.Bound)}
+	case layout.KindQueue:
+		h, err := layout.DecodeHead(b[:layout.HeaderSize], i.Size)
+		if err != nil {
+			return err
+		}
+		st, err := ring.InspectQueue(b[layout.HeaderSize:], int(h.PayloadSize))
+		if err != nil {
+			return err
+		}
+		prod, cons := lockState(st.Producer), lockState(st.Consumer)
+		i.Queue = &QueueState{Items: st.Items, Bytes: st.Bytes, Capacity: st.Capacity, MaxSize: st.MaxItems,
+			ShutDown: st.Closed, Joinable: st.Joinable, Unfinished: st.Unfinished,
+			ConsumersWaiting: st.ConsumersWaiting, ProducersWaiting: st.ProducersWaiting,
+			Producer: &prod, Consumer: &cons, ItemType: h.TypeNameString()}
+	case layout.KindPipe:
+		h, err := layout.DecodeHead(b[:layout.HeaderSize], i.Size)
+		if err != nil {
+			return err
+		}
+		st, err := ring.InspectPipe(b[layout.HeaderSize:], int(h.PayloadSize))
+		if err != nil {
+			return err
+		}
+		p := &PipeState{Duplex: st.Duplex, Capacity: st.Capacity, ItemType: h.TypeNameString()}
+		for e := range 2 {
+			p.Ends[e] = EndState{OwnerPID: st.Owner[e], Alive: st.Alive[e], Closed: st.Closed[e]}
+		}
+		// Direction 0 is received by end 0 one way, by end 1 duplex.
+		if st.Duplex {
+			p.Ends[1].Pending, p.Ends[0].Pending = st.Pending[0], st.Pending[1]
+		} else {
+			p.Ends[0].Pending = st.Pending[0]
+		}
+		i.Pipe = p
 	case layout.KindValue, layout.KindArray:
 		h, err := layout.DecodeHead(b[:layout.HeaderSize], i.Size)
 		if err != nil {
@@ -205,10 +275,20 @@ func stateBytes(k layout.Kind, size int64) int64 {
 		return value.InspectHeadSize
 	case layout.KindArray:
 		return array.InspectHeadSize
+	case layout.KindQueue:
+		return layout.HeaderSize + ring.QueueControlSize
+	case layout.KindPipe:
+		return layout.HeaderSize + ring.PipeControlSize
 	case layout.KindLock, layout.KindRLock, layout.KindCondition, layout.KindEvent, layout.KindBarrier, layout.KindSemaphore, layout.KindBounded:
 		return size
 	}
 	return 0
+}
+
+// lockState is a robust lock's state in sem's words.
+func lockState(st robust.State) sem.LockState {
+	return sem.LockState{Locked: st.Locked, Owner: st.OwnerPID, OwnerAlive: st.OwnerAlive, HeldSince: st.HeldSince,
+		Waiters: st.Waiters, Consistency: sem.Consistency(st.Consistency), Takeovers: int(st.Takeovers)}
 }
 
 // readExactly reads the first n bytes of Dir/file with pread into a fresh,
@@ -320,6 +400,41 @@ func (i Info) Fields() []Field {
 		}
 		add("cycles", "%d", b.Cycles)
 	}
+	if q := i.Queue; q != nil {
+		add("items", "%d (of %s)", q.Items, q.ItemType)
+		add("bytes used", "%d of %d", q.Bytes, q.Capacity)
+		if q.MaxSize > 0 {
+			add("maxsize", "%d", q.MaxSize)
+		}
+		add("shut down", "%s", yesNo(q.ShutDown, "yes: puts fail, gets drain", "no"))
+		if q.Joinable {
+			add("unfinished", "%d", q.Unfinished)
+		}
+		for _, side := range []struct {
+			name string
+			l    *sem.LockState
+			n    int
+		}{{"producers", q.Producer, q.ProducersWaiting}, {"consumers", q.Consumer, q.ConsumersWaiting}} {
+			owner := "free"
+			if side.l.Locked {
+				owner = fmt.Sprintf("held by pid %d (%s)", side.l.Owner, aliveWord(side.l.OwnerAlive))
+			}
+			add(side.name+" lock", "%s; %s", owner, side.l.Consistency)
+			add(side.name+" asleep", "%d (processes, at most)", side.n)
+		}
+	}
+	if p := i.Pipe; p != nil {
+		add("items", "%s", p.ItemType)
+		add("duplex", "%s", yesNo(p.Duplex, "yes", "no: end 1 sends, end 0 receives"))
+		add("capacity", "%d bytes per direction", p.Capacity)
+		for e, st := range p.Ends {
+			state := "open"
+			if st.Closed {
+				state = "closed"
+			}
+			add(fmt.Sprintf("end %d", e), "pid %d (%s), %s, %d pending", st.OwnerPID, aliveWord(st.Alive), state, st.Pending)
+		}
+	}
 	if t := i.Registry; t != nil {
 		add("program", "pid %d (%s)", t.ProgramPID, aliveWord(t.ProgramAlive))
 		add("clients", "%s", yesNo(t.ClientsGone, "all gone: removing what is left", "running"))
@@ -383,8 +498,10 @@ func (i Info) MarshalJSON() ([]byte, error) {
 		Semaphore *SemaphoreState `json:"semaphore,omitempty"`
 		Event     *eventJSON      `json:"event,omitempty"`
 		Barrier   *barrierJSON    `json:"barrier,omitempty"`
+		Queue     *QueueState     `json:"queue,omitempty"`
+		Pipe      *PipeState      `json:"pipe,omitempty"`
 		Registry  *RegistryState  `json:"tracker,omitempty"`
-	}{i.Path, i.Elem, lock, i.Condition, i.Semaphore, event, bar, i.Registry})
+	}{i.Path, i.Elem, lock, i.Condition, i.Semaphore, event, bar, i.Queue, i.Pipe, i.Registry})
 	if err != nil {
 		return nil, err
 	}

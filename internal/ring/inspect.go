@@ -10,6 +10,13 @@ import (
 	"github.com/multiproc/multiproc/internal/robust"
 )
 
+// The bytes after the header a tool must read to inspect a queue or a
+// pipe: their control blocks.
+const (
+	QueueControlSize = qControlSize
+	PipeControlSize  = pControlSize
+)
+
 // QueueState is a snapshot of a queue read from its bytes, for tools such
 // as `multiproc inspect`.
 type QueueState struct {
@@ -22,11 +29,12 @@ type QueueState struct {
 	Producer, Consumer robust.State // the two locks
 }
 
-// InspectQueue reads the state of the queue whose payload is p (a copy of
-// the file's bytes after the header, or a read-only mapping), without
-// writing. Foreign bytes give an error, never a panic.
-func InspectQueue(p []byte) (QueueState, error) {
-	g, err := readGeometry(p)
+// InspectQueue reads the state of the queue whose payload, of size bytes,
+// begins with p (a copy of at least the control block, QueueControlSize
+// bytes after the header), without writing. Foreign bytes give an error,
+// never a panic.
+func InspectQueue(p []byte, size int) (QueueState, error) {
+	g, err := readGeometrySized(p, size)
 	if err != nil {
 		return QueueState{}, err
 	}
@@ -65,10 +73,10 @@ type PipeState struct {
 	Closed  [2]bool
 }
 
-// InspectPipe reads the state of the pipe whose payload is p, without
-// writing.
-func InspectPipe(p []byte) (PipeState, error) {
-	g, err := readPipeGeometry(p)
+// InspectPipe reads the state of the pipe whose payload, of size bytes,
+// begins with p (at least PipeControlSize bytes), without writing.
+func InspectPipe(p []byte, size int) (PipeState, error) {
+	g, err := readPipeGeometrySized(p, size)
 	if err != nil {
 		return PipeState{}, err
 	}

@@ -171,9 +171,13 @@ func checkGeometry(g Geometry) error {
 
 // readGeometry reads and validates the fixed facts of the queue in p (a
 // payload of len(p) bytes), which any process could have written.
-func readGeometry(p []byte) (Geometry, error) {
-	if len(p) < qDataOff+MinCapacity {
-		return Geometry{}, fmt.Errorf("%w: Queue payload of %d bytes, want at least %d", ErrCorrupt, len(p), qDataOff+MinCapacity)
+func readGeometry(p []byte) (Geometry, error) { return readGeometrySized(p, len(p)) }
+
+// readGeometrySized is readGeometry for p holding at least the control
+// block of a payload of size bytes (the tools read only that much).
+func readGeometrySized(p []byte, size int) (Geometry, error) {
+	if size < qDataOff+MinCapacity || len(p) < qControlSize {
+		return Geometry{}, fmt.Errorf("%w: Queue payload of %d bytes, want at least %d", ErrCorrupt, size, qDataOff+MinCapacity)
 	}
 	c := (*qControl)(unsafe.Pointer(&p[0]))
 	g := Geometry{
@@ -185,8 +189,8 @@ func readGeometry(p []byte) (Geometry, error) {
 	if err := checkGeometry(g); err != nil {
 		return Geometry{}, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
-	if qDataOff+g.Capacity > len(p) {
-		return Geometry{}, fmt.Errorf("%w: a %d-byte ring does not fit in a %d-byte payload", ErrCorrupt, g.Capacity, len(p))
+	if qDataOff+g.Capacity > size {
+		return Geometry{}, fmt.Errorf("%w: a %d-byte ring does not fit in a %d-byte payload", ErrCorrupt, g.Capacity, size)
 	}
 	if c.flags&^qJoinable != 0 {
 		return Geometry{}, fmt.Errorf("%w: Queue flags %#x", ErrCorrupt, c.flags)

@@ -137,17 +137,21 @@ type PipeGeometry struct {
 	ItemFormat uint32 // opaque to the ring
 }
 
-func readPipeGeometry(p []byte) (PipeGeometry, error) {
-	if len(p) < pControlSize+MinCapacity {
-		return PipeGeometry{}, fmt.Errorf("%w: Pipe payload of %d bytes", ErrCorrupt, len(p))
+func readPipeGeometry(p []byte) (PipeGeometry, error) { return readPipeGeometrySized(p, len(p)) }
+
+// readPipeGeometrySized is readPipeGeometry for p holding at least the
+// control block of a payload of size bytes.
+func readPipeGeometrySized(p []byte, size int) (PipeGeometry, error) {
+	if size < pControlSize+MinCapacity || len(p) < pControlSize {
+		return PipeGeometry{}, fmt.Errorf("%w: Pipe payload of %d bytes", ErrCorrupt, size)
 	}
 	c := (*pControl)(unsafe.Pointer(&p[0]))
 	g := PipeGeometry{Capacity: int(c.capacity), Duplex: c.flags&pDuplex != 0, ItemFormat: c.itemFormat}
 	if err := checkGeometry(Geometry{Capacity: g.Capacity}); err != nil {
 		return PipeGeometry{}, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
-	if c.flags&^pDuplex != 0 || PipePayloadSize(g.Capacity, g.Duplex) > len(p) {
-		return PipeGeometry{}, fmt.Errorf("%w: Pipe of %d-byte rings (flags %#x) in a %d-byte payload", ErrCorrupt, g.Capacity, c.flags, len(p))
+	if c.flags&^pDuplex != 0 || PipePayloadSize(g.Capacity, g.Duplex) > size {
+		return PipeGeometry{}, fmt.Errorf("%w: Pipe of %d-byte rings (flags %#x) in a %d-byte payload", ErrCorrupt, g.Capacity, c.flags, size)
 	}
 	return g, nil
 }

@@ -403,14 +403,14 @@ func TestInspectQueue(t *testing.T) {
 	for range 4 {
 		q.TryPut(20, KindItem, func([]byte) error { return nil })
 	}
-	st, err := InspectQueue(append([]byte(nil), obj.Payload...))
+	st, err := InspectQueue(append([]byte(nil), obj.Payload[:QueueControlSize]...), len(obj.Payload))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if st.Items != 4 || st.Bytes != 4*RecordSize(20) || st.Capacity != 1024 || st.MaxItems != 10 || !st.Joinable || st.Unfinished != 4 || st.Closed {
 		t.Fatalf("InspectQueue = %+v", st)
 	}
-	if _, err := InspectQueue(make([]byte, 100)); !errors.Is(err, ErrCorrupt) {
+	if _, err := InspectQueue(make([]byte, 100), 100); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("InspectQueue of garbage: %v", err)
 	}
 }
