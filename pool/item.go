@@ -66,29 +66,26 @@ func (k *carrier[T]) putBuf(b *[]byte) {
 	}
 }
 
-// outgoing is one item ready to be put: its record's size, kind and fill,
-// and what to undo if the put fails.
-type outgoing struct {
+// outgoing is one item ready to be put: its record's size and kind, and
+// what the record holds — the item itself, encoded in place (x), or bytes
+// encoded already (data: the encoding in a scratch buffer, or a side
+// segment's name) — and what to undo if the put fails.
+type outgoing[T any] struct {
 	n    int
 	kind uint32
-	fill ring.Fill
-	side *segment.File // a side segment, removed if the put fails
+	x    *T     // encode in place (a Sizer codec)
+	data []byte // or copy these
+	side *segment.File
 	buf  *[]byte
 }
 
-// encode prepares x. The caller puts the record and then calls done
-// (with the put's error).
-func (k *carrier[T]) encode(x *T) (outgoing, error) {
+// encode prepares x. The caller reserves a record of o.n bytes and kind
+// o.kind, fills it (fill), and then calls done with the put's error.
+func (k *carrier[T]) encode(x *T) (outgoing[T], error) {
 	if k.sizer != nil {
 		n := k.sizer.Size(x)
 		if n <= k.maxRecord {
-			return outgoing{n: n, kind: kindItem, fill: func(dst []byte) error {
-				b, err := codec.Append(k.c, dst[:0:n], x)
-				if err == nil && (len(b) != n || n > 0 && &b[0] != &dst[0]) {
-					return fmt.Errorf("%s: codec said %d bytes and wrote %d", k.what, n, len(b))
-				}
-				return err
-			}}, nil
+			return outgoing[T]{n: n, kind: kindItem, x: x}, nil
 		}
 		return k.sideSegment(n, func(dst []byte) error {
 			_, err := codec.Append(k.c, dst[:0:n], x)
@@ -100,17 +97,27 @@ func (k *carrier[T]) encode(x *T) (outgoing, error) {
 	*buf = b
 	if err != nil {
 		k.putBuf(buf)
-		return outgoing{}, k.encodeError(x, err)
+		return outgoing[T]{}, k.encodeError(x, err)
 	}
 	if len(b) <= k.maxRecord {
-		return outgoing{n: len(b), kind: kindItem, buf: buf, fill: func(dst []byte) error {
-			copy(dst, b)
-			return nil
-		}}, nil
+		return outgoing[T]{n: len(b), kind: kindItem, data: b, buf: buf}, nil
 	}
 	o, err := k.sideSegment(len(b), func(dst []byte) error { copy(dst, b); return nil })
 	k.putBuf(buf)
 	return o, err
+}
+
+// fill writes o's record payload into dst (len o.n, in the ring).
+func (k *carrier[T]) fill(o *outgoing[T], dst []byte) error {
+	if o.x == nil {
+		copy(dst, o.data)
+		return nil
+	}
+	b, err := codec.Append(k.c, dst[:0:o.n], o.x)
+	if err == nil && (len(b) != o.n || o.n > 0 && &b[0] != &dst[0]) {
+		return fmt.Errorf("%s: codec said %d bytes and wrote %d", k.what, o.n, len(b))
+	}
+	return err
 }
 
 func (k *carrier[T]) encodeError(x *T, err error) error {
@@ -119,21 +126,18 @@ func (k *carrier[T]) encodeError(x *T, err error) error {
 
 // sideSegment writes an item of n bytes into a segment of its own and
 // returns the record that names it.
-func (k *carrier[T]) sideSegment(n int, write func([]byte) error) (outgoing, error) {
+func (k *carrier[T]) sideSegment(n int, write func([]byte) error) (outgoing[T], error) {
 	name := segment.Generate("qitem")
 	f, err := segment.Create(name, n, segment.CreateOptions{Kind: layout.KindRaw, Lifetime: segment.UntilUnlink}, write)
 	if err != nil {
-		return outgoing{}, fmt.Errorf("%s: an item of %d bytes needs a side segment: %w", k.what, n, err)
+		return outgoing[T]{}, fmt.Errorf("%s: an item of %d bytes needs a side segment: %w", k.what, n, err)
 	}
-	return outgoing{n: len(name), kind: kindRef, side: f, fill: func(dst []byte) error {
-		copy(dst, name)
-		return nil
-	}}, nil
+	return outgoing[T]{n: len(name), kind: kindRef, side: f, data: []byte(name)}, nil
 }
 
 // done finishes a put: a side segment stays for its consumer if the put
 // committed, and goes if it did not.
-func (k *carrier[T]) done(o *outgoing, err error) {
+func (k *carrier[T]) done(o *outgoing[T], err error) {
 	if o.side != nil {
 		if err != nil {
 			o.side.Unlink()

@@ -222,7 +222,7 @@ func send[T, V any](c *Conn[T], k *carrier[V], ctx context.Context, x *V) error 
 	if k != any(c.k) {
 		kind = bytesKind(kind)
 	}
-	err = c.e.Send(ctx, o.n, kind, o.fill)
+	err = c.e.Send(ctx, o.n, kind, func(dst []byte) error { return k.fill(&o, dst) })
 	k.done(&o, err)
 	return c.opError("Send", err)
 }

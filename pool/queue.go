@@ -191,10 +191,13 @@ func (q *Queue[T]) put(ctx context.Context, x *T, block bool) error {
 	if err != nil {
 		return err
 	}
-	if block {
-		err = q.q.Put(ctx, o.n, o.kind, o.fill)
-	} else {
-		err = q.q.TryPut(o.n, o.kind, o.fill)
+	r, err := q.q.Reserve(ctx, o.n, o.kind, block)
+	if err == nil {
+		if err = q.k.fill(&o, r.Payload); err != nil {
+			r.Abort()
+		} else {
+			r.Commit()
+		}
 	}
 	q.k.done(&o, err)
 	return q.opError("Put", err)
@@ -213,7 +216,7 @@ func (q *Queue[T]) PutBatch(ctx context.Context, xs []T) error {
 	if len(xs) == 0 {
 		return nil
 	}
-	outs := make([]outgoing, len(xs))
+	outs := make([]outgoing[T], len(xs))
 	sizes := make([]int, len(xs))
 	kinds := make([]uint32, len(xs))
 	for i := range xs {
@@ -228,7 +231,7 @@ func (q *Queue[T]) PutBatch(ctx context.Context, xs []T) error {
 	}
 	put := 0
 	err := q.q.PutBatch(ctx, sizes, kinds, func(i int, dst []byte) error {
-		if err := outs[i].fill(dst); err != nil {
+		if err := q.k.fill(&outs[i], dst); err != nil {
 			return err
 		}
 		put = i + 1
@@ -269,17 +272,13 @@ func (q *Queue[T]) get(ctx context.Context, block bool) (T, error) {
 	if q.life.Closed() {
 		return zero, q.closedErr("Get")
 	}
-	var in incoming[T]
-	take := func(kind uint32, p []byte) error { q.k.take(&in, kind, p); return nil }
-	var err error
-	if block {
-		err = q.q.Get(ctx, take)
-	} else {
-		err = q.q.TryGet(take)
-	}
+	t, err := q.q.Take(ctx, block)
 	if err != nil {
 		return zero, q.opError("Get", err)
 	}
+	var in incoming[T]
+	q.k.take(&in, t.Kind, t.Payload)
+	t.Done()
 	return q.k.finish(&in)
 }
 

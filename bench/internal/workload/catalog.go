@@ -101,6 +101,15 @@ func workers(role string, procs int, split bool, pl Placement, setup func() (*sh
 	return goWorkers{role: role, procs: procs, split: split, placement: pl, setup: setup}
 }
 
+// pyItem is the Python script's variant for a queue item kind: the tuple
+// for the struct, bytes or an int otherwise (told by size).
+func pyItem(item string) string {
+	if item == "struct" {
+		return "tuple"
+	}
+	return ""
+}
+
 func goroutines(n int) string {
 	if n == 1 {
 		return "1 goroutine"
@@ -229,7 +238,7 @@ func pingPongs(b *builder) {
 		w.add(py("multiprocessing.Barrier", "barrier", "", 2, 0, pl))
 
 		w = b.workload("PingPong", pl, op+"; an 8-byte message each way", "obj", "Pipe", "cpus", cpus)
-		w.Pending = "pool.Pipe, issue 10"
+		w.add(mp("multiproc", "pool.Pipe[int64] Send/Recv", workers("pipe", 2, false, pl, setupPipe)))
 		w.add(cProg("c-pipe", "pipe(2), 8-byte messages", "pipe", "pingpong", "pipe", 2, 0, pl))
 		w.add(cProg("c-seqpacket", "socketpair SOCK_SEQPACKET", "pipe", "pingpong", "seqpacket", 2, 0, pl))
 		w.show(floor)
@@ -310,16 +319,42 @@ func lifecycle(b *builder) {
 }
 
 func queues(b *builder) {
-	for _, it := range []struct {
-		name string
-		size int
-	}{{"int64", 8}, {"64B", 64}} {
-		w := b.workload("Queue", Anywhere, "one item from a producer process to a consumer process, not batched", "items", it.name, "procs", "1x1")
-		w.Pending = "pool.Queue, issue 10"
-		w.add(cProg("c-pipe", "pipe(2), one write per item", "pipe", "stream", "pipe", 2, it.size, Anywhere))
-		w.add(cProg("c-seqpacket", "socketpair SOCK_SEQPACKET, one send per item", "pipe", "stream", "seqpacket", 2, it.size, Anywhere))
-		w.add(gof("go-chan", "channel of 1024, two goroutines (floor)", chanStream(it.size)))
-		w.add(py("multiprocessing.Queue put/get", "queue", "", 2, it.size, Anywhere))
+	for _, it := range queueItems {
+		for _, procs := range []struct {
+			name       string
+			prod, cons int
+		}{{"1x1", 1, 1}, {"2x2", 2, 2}} {
+			op := "one item from producer processes to consumer processes, not batched"
+			if it.name == "1MiB" {
+				op = "one 1 MiB []byte item from producer processes to consumer processes"
+			}
+			w := b.workload("Queue", Anywhere, op, "items", it.name, "procs", procs.name)
+			n := procs.prod + procs.cons
+			capacity := 0
+			if it.name == "1MiB" {
+				capacity = 8 * mib // 1 MiB items through the ring (a quarter of it is the limit)
+			}
+			w.add(mp("multiproc", "pool.Queue Put/Get", workers("queue", n, false, Anywhere, setupQueue(it.name, 1, procs.prod, procs.cons, capacity))))
+			w.add(mp("multiproc-batch64", "pool.Queue PutBatch/GetBatch of 64", workers("queue", n, false, Anywhere, setupQueue(it.name, 64, procs.prod, procs.cons, capacity))))
+			if it.name == "1MiB" {
+				w.add(extra(mp("multiproc-side", "pool.Queue, default 1 MiB ring: side segments", workers("queue", n, false, Anywhere, setupQueue(it.name, 1, procs.prod, procs.cons, 0)))))
+			}
+			if procs.name != "1x1" {
+				w.add(py("multiprocessing.Queue put/get", "queue", pyItem(it.name), n, it.size, Anywhere))
+				continue
+			}
+			if it.name != "struct" {
+				w.add(cProg("c-pipe", "pipe(2), one write per item", "pipe", "stream", "pipe", 2, it.size, Anywhere))
+				w.add(cProg("c-seqpacket", "socketpair SOCK_SEQPACKET, one send per item", "pipe", "stream", "seqpacket", 2, it.size, Anywhere))
+			}
+			if it.size <= 64 {
+				w.add(gof("go-chan", "channel of 1024, two goroutines (floor)", chanStream(it.size)))
+			}
+			w.add(py("multiprocessing.Queue put/get", "queue", pyItem(it.name), 2, it.size, Anywhere))
+			simple := py("multiprocessing.SimpleQueue put/get", "simplequeue", pyItem(it.name), 2, it.size, Anywhere)
+			simple.ID = "python-simplequeue"
+			w.add(extra(simple))
+		}
 	}
 	w := b.workload("Pool", Anywhere, "one task's round trip to a pool of 2 workers (Apply)", "op", "Apply")
 	w.Pending = "pool.Pool, issue 11"

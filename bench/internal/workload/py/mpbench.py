@@ -150,17 +150,25 @@ def w_value(idx, n, v):
             v.value += 1
 
 
-def w_queue(idx, n, q, size):
-    if idx == 0:
-        if size == 8:
-            for i in range(n):
+def w_queue(idx, n, q, size, variant, procs):
+    # Workers 0..procs/2-1 put, the others get; the n items are shared out.
+    half = procs // 2
+    if idx < half:
+        share = n // half + (1 if idx < n % half else 0)
+        if variant == "tuple":
+            for i in range(share):
+                q.put((i, "record", i / 3, ["alpha", "beta"]))
+        elif size == 8:
+            for i in range(share):
                 q.put(i)
         else:
             item = bytes(size)
-            for _ in range(n):
+            for _ in range(share):
                 q.put(item)
     else:
-        for _ in range(n):
+        j = idx - half
+        share = n // half + (1 if j < n % half else 0)
+        for _ in range(share):
             q.get()
 
 
@@ -311,8 +319,10 @@ def main():
     size = int(sys.argv[6]) if len(sys.argv) == 7 else 8
     if n < 1 or procs < 0:
         sys.exit("N %d or PROCS %d out of range" % (n, procs))
-    if mode in ("handoff", "cond", "event", "semaphore", "pipe", "queue") and procs != 2:
+    if mode in ("handoff", "cond", "event", "semaphore", "pipe") and procs != 2:
         sys.exit(mode + " needs 2 workers")
+    if mode in ("queue", "simplequeue") and procs not in (2, 4):
+        sys.exit(mode + " needs 2 or 4 workers")
     if mode == "pair":
         ns = pair(variant, n)
     elif mode == "counter":
@@ -343,7 +353,9 @@ def main():
     elif mode == "open":
         ns = open_segment(n, size)
     elif mode == "queue":
-        ns = run_workers(w_queue, n, procs, cpus, False, CTX.Queue(1024), size)
+        ns = run_workers(w_queue, n, procs, cpus, False, CTX.Queue(1024), size, variant, procs)
+    elif mode == "simplequeue":
+        ns = run_workers(w_queue, n, procs, cpus, False, CTX.SimpleQueue(), size, variant, procs)
     elif mode == "apply":
         ns = apply(n, max(procs, 1))
     else:
