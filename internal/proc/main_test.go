@@ -1,0 +1,12 @@
+//go:build linux
+
+package proc_test
+
+import (
+	"testing"
+
+	"github.com/multiproc/multiproc/internal/proctest"
+)
+
+// Child roles are registered by each test file in its own init function.
+func TestMain(m *testing.M) { proctest.Main(m) }
