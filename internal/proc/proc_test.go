@@ -3,6 +3,7 @@
 package proc
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"testing"
@@ -130,5 +131,45 @@ func TestBothTagKindsCheckAChild(t *testing.T) {
 	}
 	if Alive(0, 0) || Alive(-1, 0) {
 		t.Fatal("non-positive pid reported alive")
+	}
+}
+
+// TestExecKeepsIdentity: a process that calls exec keeps its pid, its
+// start time and its pidfs inode, so to every check here it is the same
+// process, and a lock it held stays held (the package doc's caveat; the
+// kernel releases pthread robust mutexes at exec from the thread's robust
+// list, which Go programs cannot keep).
+func TestExecKeepsIdentity(t *testing.T) {
+	cmd := exec.Command("sh", "-c", "read x; exec sleep 30")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Skip("no sh:", err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	pid := cmd.Process.Pid
+	before, err := Lookup(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	comm := func() string { b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); return string(b) }
+	was := comm()
+	stdin.Write([]byte("\n"))
+	for deadline := time.Now().Add(10 * time.Second); comm() != "sleep\n"; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the child did not exec sleep (comm %q)", comm())
+		}
+	}
+	after, err := Lookup(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after != before {
+		t.Fatalf("exec changed the identity %+v → %+v (comm %q → sleep): the caveat is wrong, and exec can be detected", before, after, was)
+	}
+	if !Alive(pid, before.Tag) {
+		t.Fatal("the exec'd process is dead to Alive")
 	}
 }
