@@ -342,8 +342,12 @@ func runLedgerChaos(t *testing.T, kind string) {
 					t.Fatalf("parent UpdateContext: %v", err)
 				}
 				took = true
-				if _, err := v.Repair(ctx, resolveValue); err != nil {
+				fixed, err := v.Repair(ctx, resolveValue)
+				if err != nil {
 					t.Fatalf("parent Repair: %v", err)
+				}
+				if fixed {
+					c.rolledBack++ // a half-written update resolved
 				}
 			}
 		}
@@ -390,8 +394,12 @@ func runLedgerChaos(t *testing.T, kind string) {
 		}
 		c.ops = l.get(lgSeq)
 	})
-	t.Logf("%s: %d kills (%d while holding the lock, %d uncommitted operations rolled back by the parent), %d operations committed, exact",
-		kind, kills, c.heldKills, c.rolledBack, c.ops)
+	repaired := "uncommitted operations rolled back by the parent"
+	if kind == "value" {
+		repaired = "half-written updates resolved by the parent's Repair"
+	}
+	t.Logf("%s: %d kills (%d while holding the lock, %d %s), %d operations committed, exact",
+		kind, kills, c.heldKills, c.rolledBack, repaired, c.ops)
 }
 
 // observe runs right after the kill: whether the victim held the lock. In

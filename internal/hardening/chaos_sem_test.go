@@ -141,6 +141,7 @@ func eventWorker(args []string) error {
 	if err != nil {
 		return err
 	}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(me)))
 	ctx := context.Background()
 	fmt.Println("ready")
 	for {
@@ -157,6 +158,9 @@ func eventWorker(args []string) error {
 			continue
 		}
 		if ctl.get(ctlSetter) == uint64(me)+1 {
+			// A while into the round, so that kills land before the Set
+			// as well as during and after it.
+			time.Sleep(time.Duration(rng.IntN(2000)) * time.Microsecond)
 			if err := e.Set(); err != nil {
 				return fmt.Errorf("Set: %w", err)
 			}

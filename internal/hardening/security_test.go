@@ -35,7 +35,8 @@ type kindCase struct {
 	name string
 	// create makes an object called name ("" generates one) with mode
 	// (0 for the default) and returns the name to open it by.
-	create func(name string, mode fs.FileMode) (opened string, close func(), err error)
+	// close(unlink) closes it, unlinking it first (through the API) if asked.
+	create func(name string, mode fs.FileMode) (opened string, close func(unlink bool), err error)
 	// open opens name, with AllowForeignOwner if foreign.
 	open func(name string, foreign bool) (close func(), err error)
 	// file is the file name in /dev/shm of an object opened by name.
@@ -67,10 +68,23 @@ func semForeign(foreign bool) []sem.Option {
 // closer adapts the handles' Close.
 func closer(c interface{ Close() error }) func() { return func() { c.Close() } }
 
+// closeUnlinker adapts the handles' Unlink and Close.
+func closeUnlinker(c interface {
+	Close() error
+	Unlink() error
+}) func(bool) {
+	return func(unlink bool) {
+		if unlink {
+			c.Unlink()
+		}
+		c.Close()
+	}
+}
+
 var kindCases = []kindCase{
 	{
 		name: "shm", file: plainFile,
-		create: func(name string, mode fs.FileMode) (string, func(), error) {
+		create: func(name string, mode fs.FileMode) (string, func(bool), error) {
 			var o []shm.Option
 			if mode != 0 {
 				o = append(o, shm.Mode(mode))
@@ -79,7 +93,7 @@ var kindCases = []kindCase{
 			if err != nil {
 				return "", nil, err
 			}
-			return s.Name(), closer(s), nil
+			return s.Name(), closeUnlinker(s), nil
 		},
 		open: func(name string, foreign bool) (func(), error) {
 			var o []shm.Option
@@ -95,12 +109,12 @@ var kindCases = []kindCase{
 	},
 	{
 		name: "Lock", file: plainFile, typed: true,
-		create: func(name string, mode fs.FileMode) (string, func(), error) {
+		create: func(name string, mode fs.FileMode) (string, func(bool), error) {
 			l, err := sem.NewLock(semOpts(name, mode)...)
 			if err != nil {
 				return "", nil, err
 			}
-			return l.Name(), closer(l), nil
+			return l.Name(), closeUnlinker(l), nil
 		},
 		open: func(name string, foreign bool) (func(), error) {
 			l, err := sem.OpenLock(name, semForeign(foreign)...)
@@ -112,12 +126,12 @@ var kindCases = []kindCase{
 	},
 	{
 		name: "RLock", file: plainFile, typed: true,
-		create: func(name string, mode fs.FileMode) (string, func(), error) {
+		create: func(name string, mode fs.FileMode) (string, func(bool), error) {
 			l, err := sem.NewRLock(semOpts(name, mode)...)
 			if err != nil {
 				return "", nil, err
 			}
-			return l.Name(), closer(l), nil
+			return l.Name(), closeUnlinker(l), nil
 		},
 		open: func(name string, foreign bool) (func(), error) {
 			l, err := sem.OpenRLock(name, semForeign(foreign)...)
@@ -129,12 +143,12 @@ var kindCases = []kindCase{
 	},
 	{
 		name: "Event", file: plainFile, typed: true,
-		create: func(name string, mode fs.FileMode) (string, func(), error) {
+		create: func(name string, mode fs.FileMode) (string, func(bool), error) {
 			e, err := sem.NewEvent(semOpts(name, mode)...)
 			if err != nil {
 				return "", nil, err
 			}
-			return e.Name(), closer(e), nil
+			return e.Name(), closeUnlinker(e), nil
 		},
 		open: func(name string, foreign bool) (func(), error) {
 			e, err := sem.OpenEvent(name, semForeign(foreign)...)
@@ -146,12 +160,12 @@ var kindCases = []kindCase{
 	},
 	{
 		name: "Semaphore", file: semFile,
-		create: func(name string, mode fs.FileMode) (string, func(), error) {
+		create: func(name string, mode fs.FileMode) (string, func(bool), error) {
 			s, err := sem.NewSemaphore(1, semOpts(name, mode)...)
 			if err != nil {
 				return "", nil, err
 			}
-			return s.Name(), closer(s), nil
+			return s.Name(), closeUnlinker(s), nil
 		},
 		open: func(name string, foreign bool) (func(), error) {
 			s, err := sem.OpenSemaphore(name, semForeign(foreign)...)
@@ -163,12 +177,12 @@ var kindCases = []kindCase{
 	},
 	{
 		name: "BoundedSemaphore", file: semFile,
-		create: func(name string, mode fs.FileMode) (string, func(), error) {
+		create: func(name string, mode fs.FileMode) (string, func(bool), error) {
 			s, err := sem.NewBoundedSemaphore(1, semOpts(name, mode)...)
 			if err != nil {
 				return "", nil, err
 			}
-			return s.Name(), closer(s), nil
+			return s.Name(), closeUnlinker(s), nil
 		},
 		open: func(name string, foreign bool) (func(), error) {
 			s, err := sem.OpenBoundedSemaphore(name, semForeign(foreign)...)
@@ -180,7 +194,7 @@ var kindCases = []kindCase{
 	},
 	{
 		name: "Barrier", file: plainFile, typed: true,
-		create: func(name string, mode fs.FileMode) (string, func(), error) {
+		create: func(name string, mode fs.FileMode) (string, func(bool), error) {
 			var o []barrier.Option
 			if name != "" {
 				o = append(o, barrier.Name(name))
@@ -192,7 +206,7 @@ var kindCases = []kindCase{
 			if err != nil {
 				return "", nil, err
 			}
-			return b.Name(), closer(b), nil
+			return b.Name(), closeUnlinker(b), nil
 		},
 		open: func(name string, foreign bool) (func(), error) {
 			var o []barrier.Option
@@ -208,7 +222,7 @@ var kindCases = []kindCase{
 	},
 	{
 		name: "Value", file: plainFile, typed: true,
-		create: func(name string, mode fs.FileMode) (string, func(), error) {
+		create: func(name string, mode fs.FileMode) (string, func(bool), error) {
 			var o []value.Option
 			if name != "" {
 				o = append(o, value.Name(name))
@@ -220,7 +234,7 @@ var kindCases = []kindCase{
 			if err != nil {
 				return "", nil, err
 			}
-			return v.Name(), closer(v), nil
+			return v.Name(), closeUnlinker(v), nil
 		},
 		open: func(name string, foreign bool) (func(), error) {
 			var o []value.Option
@@ -236,7 +250,7 @@ var kindCases = []kindCase{
 	},
 	{
 		name: "Array", file: plainFile, typed: true,
-		create: func(name string, mode fs.FileMode) (string, func(), error) {
+		create: func(name string, mode fs.FileMode) (string, func(bool), error) {
 			var o []array.Option
 			if name != "" {
 				o = append(o, array.Name(name))
@@ -248,7 +262,7 @@ var kindCases = []kindCase{
 			if err != nil {
 				return "", nil, err
 			}
-			return a.Name(), closer(a), nil
+			return a.Name(), closeUnlinker(a), nil
 		},
 		open: func(name string, foreign bool) (func(), error) {
 			var o []array.Option
@@ -264,14 +278,22 @@ var kindCases = []kindCase{
 	},
 	{
 		name: "Condition", file: plainFile, typed: true,
-		create: func(name string, mode fs.FileMode) (string, func(), error) {
+		create: func(name string, mode fs.FileMode) (string, func(bool), error) {
 			c, err := sem.NewCondition(nil, semOpts(name, mode)...)
 			if err != nil {
 				return "", nil, err
 			}
 			l := c.Locker().(*sem.RLock)
 			condLocks.Store(c.Name(), l.Name())
-			return c.Name(), func() { c.Close(); l.Close() }, nil
+			return c.Name(), func(unlink bool) {
+				if unlink {
+					c.Unlink()
+					l.Unlink()
+					condLocks.Delete(c.Name())
+				}
+				c.Close()
+				l.Close()
+			}, nil
 		},
 		open: func(name string, foreign bool) (func(), error) {
 			c, err := sem.OpenCondition(name, semForeign(foreign)...)
@@ -318,7 +340,7 @@ func TestSecurityModeUnderAnyUmask(t *testing.T) {
 				}
 				unlinkFile(t, k.file(opened))
 				st, err := os.Stat(filepath.Join("/dev/shm", k.file(opened)))
-				closeIt()
+				closeIt(false)
 				want := fs.FileMode(0o600)
 				if mode != 0 {
 					want = mode
@@ -345,7 +367,7 @@ func TestSecurityForeignOwnerRefused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		closeIt()
+		closeIt(false)
 		path := filepath.Join("/dev/shm", k.file(opened))
 		unlinkFile(t, k.file(opened))
 		if err := os.Chown(path, 65534, 65534); err != nil {
@@ -377,7 +399,7 @@ func TestSecuritySymlinkRefused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		closeIt()
+		closeIt(false)
 		targetPath := filepath.Join("/dev/shm", k.file(target))
 		unlinkFile(t, k.file(target))
 		before, _ := os.ReadFile(targetPath)
@@ -404,7 +426,7 @@ func TestSecuritySymlinkRefused(t *testing.T) {
 		unlinkFile(t, k.file(link2))
 		if _, c, err := k.create(link2, 0); !errors.Is(err, fs.ErrExist) {
 			if c != nil {
-				c()
+				c(false)
 			}
 			t.Fatalf("%s: Create over a planted symlink = %v, want fs.ErrExist", k.name, err)
 		}
@@ -427,7 +449,7 @@ func TestSecurityNamesStayInDevShm(t *testing.T) {
 		for _, name := range bad {
 			if _, c, err := k.create(name, 0); !errors.Is(err, shm.ErrInvalidName) {
 				if c != nil {
-					c()
+					c(true)
 				}
 				t.Errorf("%s: create %q = %v, want ErrInvalidName", k.name, name, err)
 			}
@@ -450,7 +472,7 @@ func TestSecurityNamesStayInDevShm(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: create //%s: %v", k.name, name, err)
 		}
-		c()
+		c(false)
 		unlinkFile(t, k.file(opened))
 		if _, err := os.Stat(filepath.Join("/dev/shm", k.file(name))); err != nil {
 			t.Fatalf("%s: //%s did not make /dev/shm/%s: %v", k.name, name, k.file(name), err)
@@ -520,7 +542,7 @@ func TestSecurityHeaderClaimingMoreThanTheFile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			closeIt()
+			closeIt(false)
 			path := filepath.Join("/dev/shm", k.file(opened))
 			unlinkFile(t, k.file(opened))
 			l.do(path)
