@@ -102,17 +102,20 @@ func TestLoadLockContention(t *testing.T) {
 	for _, c := range cs {
 		c.MustSucceed()
 	}
-	var total uint64
+	var total, fewest, most uint64
 	var worst time.Duration
+	fewest = ^uint64(0)
 	for i := range procs {
-		total += ctl.slotGet(i, slotOps)
+		n := ctl.slotGet(i, slotOps)
+		total += n
+		fewest, most = min(fewest, n), max(most, n)
 		worst = max(worst, time.Duration(ctl.slotGet(i, slotSeen)))
 	}
 	if got := atomic.LoadUint64(&words(seg.Bytes())[0]); got != total {
 		t.Fatalf("counter %d, workers counted %d: mutual exclusion failed", got, total)
 	}
-	t.Logf("%d processes on one Lock for %v: %d acquisitions, exact; %.0f/s; worst single wait %v",
-		procs, d, total, float64(total)/d.Seconds(), worst.Round(time.Microsecond))
+	t.Logf("%d processes on one Lock for %v: %d acquisitions, exact; %.0f/s; per process %d to %d; worst single wait %v",
+		procs, d, total, float64(total)/d.Seconds(), fewest, most, worst.Round(time.Microsecond))
 }
 
 // procCounts reads the process's open descriptors, OS threads and mappings.
