@@ -46,11 +46,10 @@ const (
 )
 
 func barrierWorker(args []string) error {
-	ctl, err := openControl(args[0])
+	ctl, me, err := workerStart(args)
 	if err != nil {
 		return err
 	}
-	me, _ := strconv.Atoi(args[1])
 	b, err := barrier.Open(args[2])
 	if err != nil {
 		return err
@@ -61,19 +60,10 @@ func barrierWorker(args []string) error {
 	}
 	journal := words(seg.Bytes())
 	ctx := context.Background()
-	fmt.Println("ready")
-	for {
-		parked, stop := ctl.park(me)
-		if stop {
-			return nil
-		}
-		if parked {
-			ctl.slotSet(me, slotSeen, barrierNone)
-			continue
-		}
+	return workerLoop(ctl, me, func() { ctl.slotSet(me, slotSeen, barrierNone) }, func() error {
 		if ctl.slotGet(me, slotSeen) >= barrierPartyDied {
 			time.Sleep(100 * time.Microsecond) // broken: wait for the parent's Reset
-			continue
+			return nil
 		}
 		idx, err := b.Wait(ctx)
 		switch {
@@ -101,7 +91,8 @@ func barrierWorker(args []string) error {
 		default:
 			return fmt.Errorf("Wait: %w", err)
 		}
-	}
+		return nil
+	})
 }
 
 // pidIn returns the pid in "(pid N)" in msg, or 0.

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strconv"
 	"testing"
 	"time"
 
@@ -47,11 +46,10 @@ const pendingMax = 16
 // the kind, the object's name and, for lock, rlock and cond, the name of
 // the segment that holds the ledger.
 func ledgerWorker(args []string) error {
-	ctl, err := openControl(args[0])
+	ctl, me, err := workerStart(args)
 	if err != nil {
 		return err
 	}
-	me, _ := strconv.Atoi(args[1])
 	kind, obj := args[2], args[3]
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(me)))
 	pause := func() time.Duration { return time.Duration(rng.IntN(30)) * time.Microsecond }
@@ -214,19 +212,7 @@ func ledgerWorker(args []string) error {
 	default:
 		return fmt.Errorf("unknown kind %q", kind)
 	}
-	fmt.Println("ready")
-	for {
-		parked, stop := ctl.park(me)
-		if stop {
-			return nil
-		}
-		if parked {
-			continue
-		}
-		if err := op(); err != nil {
-			return err
-		}
-	}
+	return workerLoop(ctl, me, nil, op)
 }
 
 // resolveValue repairs a Value whose update was cut while being copied in:

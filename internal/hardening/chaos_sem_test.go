@@ -9,7 +9,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -39,11 +38,10 @@ const (
 )
 
 func semaphoreWorker(args []string) error {
-	ctl, err := openControl(args[0])
+	ctl, me, err := workerStart(args)
 	if err != nil {
 		return err
 	}
-	me, _ := strconv.Atoi(args[1])
 	s, err := sem.OpenSemaphore(args[2])
 	if err != nil {
 		return err
@@ -51,15 +49,7 @@ func semaphoreWorker(args []string) error {
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(me)))
 	ctx := context.Background()
 	var ops uint64
-	fmt.Println("ready")
-	for {
-		parked, stop := ctl.park(me)
-		if stop {
-			return nil
-		}
-		if parked {
-			continue
-		}
+	return workerLoop(ctl, me, nil, func() error {
 		ctl.slotSet(me, slotState, semAcquiring)
 		if err := s.Acquire(ctx); err != nil {
 			return fmt.Errorf("Acquire: %w", err)
@@ -77,7 +67,8 @@ func semaphoreWorker(args []string) error {
 		ctl.slotSet(me, slotState, semIdle)
 		ops++
 		ctl.slotSet(me, slotOps, ops)
-	}
+		return nil
+	})
 }
 
 func TestChaosSemaphore(t *testing.T) {
@@ -132,30 +123,21 @@ func TestChaosSemaphore(t *testing.T) {
 // eventWorker: in round r (ctlRound) the worker waits for the event, the
 // worker named by ctlSetter setting it first; then it reports r (slotSeen).
 func eventWorker(args []string) error {
-	ctl, err := openControl(args[0])
+	ctl, me, err := workerStart(args)
 	if err != nil {
 		return err
 	}
-	me, _ := strconv.Atoi(args[1])
 	e, err := sem.OpenEvent(args[2])
 	if err != nil {
 		return err
 	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(me)))
 	ctx := context.Background()
-	fmt.Println("ready")
-	for {
-		parked, stop := ctl.park(me)
-		if stop {
-			return nil
-		}
-		if parked {
-			continue
-		}
+	return workerLoop(ctl, me, nil, func() error {
 		r := ctl.get(ctlRound)
 		if r == 0 || ctl.slotGet(me, slotSeen) == r {
 			time.Sleep(100 * time.Microsecond)
-			continue
+			return nil
 		}
 		if ctl.get(ctlSetter) == uint64(me)+1 {
 			// A while into the round, so that kills land before the Set
@@ -170,7 +152,8 @@ func eventWorker(args []string) error {
 		}
 		ctl.slotSet(me, slotSeen, r)
 		ctl.slotAdd(me, slotOps, 1)
-	}
+		return nil
+	})
 }
 
 func TestChaosEvent(t *testing.T) {

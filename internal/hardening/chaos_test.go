@@ -130,6 +130,44 @@ func (c *control) park(id int) (parked, stop bool) {
 	return true, c.get(ctlStop) != 0
 }
 
+// workerStart is the start of every worker role: it opens the control
+// segment named by args[0] and reads the worker id from args[1].
+func workerStart(args []string) (ctl *control, me int, err error) {
+	if len(args) < 2 {
+		return nil, 0, fmt.Errorf("worker arguments %q: want the control segment and an id", args)
+	}
+	if ctl, err = openControl(args[0]); err != nil {
+		return nil, 0, err
+	}
+	if me, err = strconv.Atoi(args[1]); err != nil {
+		return nil, 0, err
+	}
+	return ctl, me, nil
+}
+
+// workerLoop is the rest of every chaos worker: it reports "ready", then
+// runs op between parks until the parent stops the fleet, and returns op's
+// first error (a violation, which fails the test). onPark, if not nil,
+// runs each time the worker comes back from a park.
+func workerLoop(ctl *control, me int, onPark func(), op func() error) error {
+	fmt.Println("ready")
+	for {
+		parked, stop := ctl.park(me)
+		if stop {
+			return nil
+		}
+		if parked {
+			if onPark != nil {
+				onPark()
+			}
+			continue
+		}
+		if err := op(); err != nil {
+			return err
+		}
+	}
+}
+
 // chaosKills is the number of kills a chaos test makes and the time it may
 // take: MULTIPROC_CHAOS_KILLS=n asks for n kills whatever they take;
 // otherwise a short run (CI) makes as many as fit in a few seconds.

@@ -14,6 +14,9 @@
 //     of every kind created and destroyed with no growth in open files, OS
 //     threads or mappings. Small by default; MULTIPROC_LOAD=long runs the
 //     full sizes (64 processes for 10 s, 10,000 objects per kind).
+//   - Pid reuse (go test -run PidReused ./internal/hardening, as root): a
+//     lock holder's pid reused at once, through ns_last_pid, by a process
+//     started in the same clock tick; a fresh waiter must take the lock over.
 //   - Security (go test -run Security ./internal/hardening): file modes
 //     under any umask, files owned by others, planted symbolic links, names
 //     that try to leave /dev/shm, headers that lie about sizes, and lock

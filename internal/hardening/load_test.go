@@ -31,11 +31,10 @@ func longLoad() bool { return os.Getenv("MULTIPROC_LOAD") == "long" }
 // until ctlStop, from ctlRound != 0 on. It reports its count (slotOps) and
 // its longest single wait for the lock in ns (slotSeen).
 func loadLockWorker(args []string) error {
-	ctl, err := openControl(args[0])
+	ctl, me, err := workerStart(args)
 	if err != nil {
 		return err
 	}
-	me, _ := strconv.Atoi(args[1])
 	l, err := sem.OpenLock(args[2])
 	if err != nil {
 		return err
