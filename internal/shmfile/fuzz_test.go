@@ -1,4 +1,4 @@
-package segment
+package shmfile
 
 import (
 	"path/filepath"
