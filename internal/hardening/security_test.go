@@ -309,10 +309,14 @@ var kindCases = []kindCase{
 // unlinkFile removes with the Condition's.
 var condLocks sync.Map
 
-// uniqueName returns a fresh name for an object the test makes itself.
+// uniqueName returns a fresh name for an object the test makes itself. A
+// named object stays until it is unlinked (an anonymous one ends with its
+// handles), so a test can close it and then work on its file.
 func uniqueName(t *testing.T, what string) string {
-	return fmt.Sprintf("mpgo_test_%s_%d_%d", what, os.Getpid(), time.Now().UnixNano()%1e9)
+	return fmt.Sprintf("mpgo_test_%s_%d_%d", what, os.Getpid(), nameSeq.Add(1))
 }
+
+var nameSeq atomic.Int64
 
 // unlinkFile removes /dev/shm/file when the test ends, whatever it is.
 func unlinkFile(t *testing.T, file string) {
@@ -363,7 +367,7 @@ func TestSecurityForeignOwnerRefused(t *testing.T) {
 	}
 	proctest.CheckShm(t)
 	for _, k := range kindCases {
-		opened, closeIt, err := k.create("", 0)
+		opened, closeIt, err := k.create(uniqueName(t, "obj"), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -395,7 +399,7 @@ func TestSecuritySymlinkRefused(t *testing.T) {
 	proctest.CheckShm(t)
 	for _, k := range kindCases {
 		// A real object, the link's target.
-		target, closeIt, err := k.create("", 0)
+		target, closeIt, err := k.create(uniqueName(t, "obj"), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -538,7 +542,7 @@ func TestSecurityHeaderClaimingMoreThanTheFile(t *testing.T) {
 			lies = append(lies, lie{"cut to 40 bytes", func(p string) { os.Truncate(p, 40) }})
 		}
 		for _, l := range lies {
-			opened, closeIt, err := k.create("", 0)
+			opened, closeIt, err := k.create(uniqueName(t, "obj"), 0)
 			if err != nil {
 				t.Fatal(err)
 			}
