@@ -34,7 +34,7 @@ type Object struct {
 	// CreatorPID is the process that created the object (for a registry,
 	// the tracker process); 0 when the object does not say.
 	CreatorPID   int           `json:"creator_pid"`
-	CreatorAlive bool          `json:"creator_alive"` // that very process (pid and start time) still runs
+	CreatorAlive bool          `json:"creator_alive"` // that very process (pid and start time, proc.AliveID) still runs
 	Created      time.Time     `json:"created"`       // from the object's header or metadata, else the file's birth
 	Age          time.Duration `json:"-"`             // JSON: age_seconds
 
@@ -101,7 +101,7 @@ func finish(o *Object, watched map[string][]uint64) {
 		o.Held = held
 	}
 	if o.CreatorPID > 0 {
-		o.CreatorAlive = proc.Alive(o.creator.PID, uint32(o.creator.Start))
+		o.CreatorAlive = proc.AliveID(o.creator)
 	}
 	if !o.Created.IsZero() {
 		o.Age = time.Since(o.Created).Truncate(time.Second)

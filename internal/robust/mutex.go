@@ -9,8 +9,8 @@
 // # Protocol
 //
 // The lock word is 64 bits. Its low half is the futex word; its high half
-// is the owner's identity tag (proc.ID.Start32: the low 32 bits of its
-// start time), published by the same CAS that publishes the owner's pid, so
+// is the owner's identity tag (proc.ID.Tag: pidfs inode bits on Linux 6.9+,
+// else start-time bits), published by the same CAS that publishes the owner's pid, so
 // no reader ever sees a pid without its tag (technical.md §4.2). A process,
 // not a goroutine, owns the lock: any goroutine of the owning process may
 // unlock it, as with sync.Mutex.
@@ -224,7 +224,7 @@ func Attach(f *segment.File, off int, h *wait.Handle) *Mutex {
 
 func selfWord() uint64 {
 	id := proc.Self()
-	return uint64(id.PID)&wordPIDMask | uint64(id.Start32())<<32
+	return uint64(id.PID)&wordPIDMask | uint64(id.Tag)<<32
 }
 
 func (m *Mutex) futexWord() *uint32 { return (*uint32)(unsafe.Pointer(&m.rec.word)) }

@@ -225,11 +225,11 @@ func pinTo(cpu int) error {
 // identityOf is the identity word a live process pid has in lock words.
 func identityOf(t *testing.T, pid int) uint64 {
 	t.Helper()
-	start, _, err := proc.Stat(pid)
+	id, err := proc.Lookup(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return uint64(pid)&wordPIDMask | uint64(proc.ID{PID: pid, Start: start}.Start32())<<32
+	return uint64(pid)&wordPIDMask | uint64(id.Tag)<<32
 }
 
 // Goroutines of several processes that give up at random — some of them

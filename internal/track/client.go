@@ -80,7 +80,7 @@ func Register(file string, id shmfile.ID, k layout.Kind, life Lifetime) (undo fu
 		return func() {}
 	}
 	me := proc.Self()
-	msg := Entry{File: file, Dev: id.Dev, Ino: id.Ino, PID: me.PID, Start32: me.Start32(), Kind: k, Lifetime: life}.line()
+	msg := Entry{File: file, Dev: id.Dev, Ino: id.Ino, PID: me.PID, Start32: uint32(me.Start), Kind: k, Lifetime: life}.line()
 	self.mu.Lock()
 	defer self.mu.Unlock()
 	prev, hadPrev := self.owned[file]

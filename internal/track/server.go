@@ -95,7 +95,7 @@ func serve(program proc.ID) int {
 	}
 	s.reg = reg
 	if ok := isPidfdOf(servePidfd, program.PID); ok {
-		s.clients[program.PID] = &peer{pid: program.PID, start32: program.Start32(), pidfd: servePidfd}
+		s.clients[program.PID] = &peer{pid: program.PID, start32: uint32(program.Start), pidfd: servePidfd}
 	}
 	// Opportunistic sweep of registries whose tracker was killed: cheap,
 	// and safe by the same flock rule.
@@ -160,7 +160,7 @@ func (s *server) follow() {
 			// its word means a zombie at least, whose files may not all be
 			// closed yet; their anonymous objects go by identity, which
 			// needs no flock, and named ones wait for the drain.
-			if c.gone.IsZero() && c.pidfd < 0 && !proc.Alive(c.pid, c.start32) {
+			if c.gone.IsZero() && c.pidfd < 0 && !proc.Alive(c.pid, proc.StartTag(uint64(c.start32))) {
 				s.exited(c, now)
 			}
 		}
@@ -495,7 +495,7 @@ func (s *server) say(line string) { fmt.Fprintf(s.out, "multiproc tracker: %s\n"
 // hello is the first message of every client: "H <pid> <start32>".
 func hello() string {
 	me := proc.Self()
-	return fmt.Sprintf("H %d %d\n", me.PID, me.Start32())
+	return fmt.Sprintf("H %d %d\n", me.PID, uint32(me.Start))
 }
 
 func parseHello(line string) (pid int, start32 uint32, ok bool) {

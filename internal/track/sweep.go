@@ -78,7 +78,7 @@ func SweepRegistry(file string, approve func(Entry) bool) ([]Entry, error) {
 		if unix.Lstat(shmfile.Path(e.File), &st) != nil || st.Dev != e.Dev || st.Ino != e.Ino {
 			continue // gone, or the name means another file now
 		}
-		if st.Uid != uid || proc.Alive(e.PID, e.Start32) || (approve != nil && !approve(e)) {
+		if st.Uid != uid || proc.Alive(e.PID, proc.StartTag(uint64(e.Start32))) || (approve != nil && !approve(e)) {
 			left++
 			continue
 		}

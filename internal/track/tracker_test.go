@@ -211,7 +211,7 @@ func exists(name string) bool {
 
 func alive(pid int) bool {
 	start, _, err := proc.Stat(pid)
-	return err == nil && proc.Alive(pid, uint32(start))
+	return err == nil && proc.Alive(pid, proc.StartTag(start))
 }
 
 func waitGone(t *testing.T, within time.Duration, names ...string) {
