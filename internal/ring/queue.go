@@ -177,12 +177,25 @@ type Fill func(dst []byte) error
 // TryPut puts one record of n payload bytes without waiting: ErrFull when
 // there is no room now, ErrClosed when the queue is closed for everyone.
 func (q *Queue) TryPut(n int, kind uint32, fill Fill) error {
-	return q.PutBatch(context.Background(), []int{n}, []uint32{kind}, func(_ int, dst []byte) error { return fill(dst) }, false)
+	return q.putOne(context.Background(), n, kind, fill, false)
+}
+
+func (q *Queue) putOne(ctx context.Context, n int, kind uint32, fill Fill, block bool) error {
+	r, err := q.Reserve(ctx, n, kind, block)
+	if err != nil {
+		return err
+	}
+	if err := fill(r.Payload); err != nil {
+		r.Abort()
+		return err
+	}
+	r.Commit()
+	return nil
 }
 
 // Put puts one record of n payload bytes, waiting for room until ctx ends.
 func (q *Queue) Put(ctx context.Context, n int, kind uint32, fill Fill) error {
-	return q.PutBatch(ctx, []int{n}, []uint32{kind}, func(_ int, dst []byte) error { return fill(dst) }, true)
+	return q.putOne(ctx, n, kind, fill, true)
 }
 
 // PutBatch puts len(sizes) records, record i of sizes[i] payload bytes and
@@ -301,6 +314,136 @@ func (q *Queue) wakeProducers() {
 	}
 }
 
+// A Reservation is room for one record, with the producers' lock held:
+// write the payload into Payload, then Commit (which publishes it and lets
+// go of the lock) or Abort (which leaves the ring as it was). The
+// single-record path of a put, with no function value to allocate.
+type Reservation struct {
+	Payload []byte
+	q       *Queue
+	tail    uint64 // the tail before
+	next    uint64 // the tail after
+	padAt   uint32
+	pad     bool
+}
+
+// Reserve waits (when block) for room for a record of n payload bytes and
+// kind, takes the producers' lock and returns the room. Without block it
+// returns ErrFull when there is no room now. ErrClosed once the queue is
+// closed for everyone.
+func (q *Queue) Reserve(ctx context.Context, n int, kind uint32, block bool) (Reservation, error) {
+	if n < 0 || n > q.MaxRecord() {
+		return Reservation{}, fmt.Errorf("record of %d bytes: at most %d fit this %d-byte ring", n, q.MaxRecord(), q.d.cap)
+	}
+	size := uint32(RecordSize(n))
+	for {
+		if q.life != nil && q.life.Closed() {
+			return Reservation{}, wait.ErrClosed
+		}
+		if err := q.lockProd(ctx); err != nil {
+			return Reservation{}, err
+		}
+		if q.closedForAll() {
+			q.prod.Unlock()
+			return Reservation{}, ErrClosed
+		}
+		tail := atomic.LoadUint64(&q.c.tail)
+		head := atomic.LoadUint64(&q.c.head)
+		if q.g.MaxItems == 0 || pos32(tail)-pos32(head) < uint32(q.g.MaxItems) {
+			if at, pad, next, ok := q.d.place(tail, head, size); ok {
+				_, off := pos(tail)
+				return Reservation{Payload: q.d.writeHeader(at, n, kind), q: q, tail: tail, next: next, padAt: off, pad: pad}, nil
+			}
+		}
+		q.prod.Unlock()
+		if !block {
+			return Reservation{}, ErrFull
+		}
+		if err := q.waitRoom(ctx, size); err != nil {
+			return Reservation{}, err
+		}
+	}
+}
+
+// Commit publishes the record and lets go of the producers' lock.
+func (r *Reservation) Commit() {
+	q := r.q
+	if r.pad {
+		q.d.writePad(r.padAt)
+	}
+	q.commitTail(r.next, 1)
+	q.prod.Unlock()
+	q.wakeConsumers(1)
+	runtime.KeepAlive(q)
+}
+
+// Abort lets go of the producers' lock with nothing put.
+func (r *Reservation) Abort() {
+	r.q.prod.Unlock()
+	runtime.KeepAlive(r.q)
+}
+
+// A Taken is the record at the front of the queue, with the consumers'
+// lock held: read Payload (in the ring), then Done (which removes it and
+// lets go of the lock) or Keep (which leaves it for the next Get).
+type Taken struct {
+	Kind    uint32
+	Payload []byte
+	q       *Queue
+	next    uint64
+}
+
+// Take waits (when block) for a record, takes the consumers' lock and
+// returns the record at the front. Without block it returns ErrEmpty when
+// there is none; ErrClosed once the queue is closed for everyone and
+// drained. A record that does not parse (foreign bytes) is an error
+// wrapping ErrCorrupt, with the lock let go.
+func (q *Queue) Take(ctx context.Context, block bool) (Taken, error) {
+	for {
+		if q.life != nil && q.life.Closed() {
+			return Taken{}, wait.ErrClosed
+		}
+		if err := q.lockCons(ctx); err != nil {
+			return Taken{}, err
+		}
+		head := atomic.LoadUint64(&q.c.head)
+		tail := atomic.LoadUint64(&q.c.tail)
+		if pos32(tail) != pos32(head) {
+			kind, payload, next, err := q.d.read(head)
+			if err != nil {
+				q.cons.Unlock()
+				return Taken{}, err
+			}
+			return Taken{Kind: kind, Payload: payload, q: q, next: next}, nil
+		}
+		q.cons.Unlock()
+		if q.closedForAll() && q.count() == 0 {
+			return Taken{}, ErrClosed
+		}
+		if !block {
+			return Taken{}, ErrEmpty
+		}
+		if err := q.waitRecords(ctx); err != nil {
+			return Taken{}, err
+		}
+	}
+}
+
+// Done removes the record and lets go of the consumers' lock.
+func (t *Taken) Done() {
+	q := t.q
+	q.commitHead(t.next, 1)
+	q.cons.Unlock()
+	q.wakeProducers()
+	runtime.KeepAlive(q)
+}
+
+// Keep lets go of the consumers' lock and leaves the record queued.
+func (t *Taken) Keep() {
+	t.q.cons.Unlock()
+	runtime.KeepAlive(t.q)
+}
+
 // A Take receives a record's kind and payload (in the ring, valid only
 // during the call), with the consumers' lock held: it copies what it needs.
 // An error leaves the record in the queue.
@@ -308,15 +451,22 @@ type Take func(kind uint32, payload []byte) error
 
 // TryGet takes one record without waiting: ErrEmpty when there is none,
 // ErrClosed when the queue is closed for everyone and drained.
-func (q *Queue) TryGet(take Take) error {
-	_, err := q.GetBatch(context.Background(), 1, take, false)
-	return err
-}
+func (q *Queue) TryGet(take Take) error { return q.getOne(context.Background(), take, false) }
 
 // Get takes one record, waiting for one until ctx ends.
-func (q *Queue) Get(ctx context.Context, take Take) error {
-	_, err := q.GetBatch(ctx, 1, take, true)
-	return err
+func (q *Queue) Get(ctx context.Context, take Take) error { return q.getOne(ctx, take, true) }
+
+func (q *Queue) getOne(ctx context.Context, take Take, block bool) error {
+	t, err := q.Take(ctx, block)
+	if err != nil {
+		return err
+	}
+	if err := take(t.Kind, t.Payload); err != nil {
+		t.Keep()
+		return err
+	}
+	t.Done()
+	return nil
 }
 
 // GetBatch takes up to max records, in order, with one commit: at least
