@@ -8,7 +8,7 @@ package barrier
 //
 //	phase    filling → draining → filling …, or resetting / broken
 //	count    parties inside Wait: arrived and not yet left (Python _count)
-//	slots    slots[i] = identity (pid, start time) of the party that
+//	slots    slots[i] = identity (pid and tag, proc.ID) of the party that
 //	         arrived i-th in the current cycle, 0 when free
 //	seq      futex word, +1 on every change a sleeper must see (Python's
 //	         notify_all); read without M by sleepers
@@ -100,8 +100,8 @@ import (
 //	   104    4 reason    why the barrier broke (reason… values, under M)
 //	   108    4 breaker   pid that broke it (or that died), 0 if unknown
 //	   112   16 reserved, zero
-//	   128  8×n slots     slot i: pid in the low 32 bits, low 32 bits of
-//	                      its start time in the high 32; 0 = free (under M,
+//	   128  8×n slots     slot i: pid in the low 32 bits, its identity tag
+//	                      (proc.ID.Tag) in the high 32; 0 = free (under M,
 //	                      atomic; read without M by liveness scans)
 type shared struct {
 	lock     [robust.RecordSize]byte

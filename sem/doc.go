@@ -47,8 +47,11 @@
 //
 // A Lock or RLock belongs to a process. If the process dies holding it, even
 // by SIGKILL, a waiter notices within about 100 ms (SetPollInterval): the
-// lock word holds the owner's pid and start time, which the waiter checks
-// (a reused pid does not fool it). The waiter takes the lock over, and
+// lock word holds the owner's pid and an identity tag, which the waiter
+// checks: on Linux 6.9 and later the tag comes from the process's pidfs
+// inode, unique per boot, so a reused pid never passes for the dead owner;
+// on older kernels it is the start time, which a pid reused within the same
+// 10 ms clock tick could match. The waiter takes the lock over, and
 // LockContext reports ErrOwnerDead with the lock held, so that the caller
 // can repair what the dead process left half done, then call
 // MarkConsistent. If it unlocks without repairing, the lock becomes not
@@ -79,6 +82,10 @@
 //   - A process that is stopped (SIGSTOP, a debugger) is alive: its locks
 //     stay held. Robustness is not a timeout; use LockContext with a
 //     deadline for that.
+//   - A process that calls exec keeps its locks until it exits: to the
+//     kernel it is the same process (same pid, start time and pidfs inode).
+//     pthread releases robust mutexes at exec only through the exec'ing
+//     thread's robust list, which Go cannot keep. Unlock before exec.
 //   - On architectures other than amd64 and arm64, an RLock keeps its
 //     holder on one OS thread while held (see RLock).
 package sem

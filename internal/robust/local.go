@@ -6,8 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/multiproc/multiproc/internal/proc"
 	"github.com/multiproc/multiproc/internal/wait"
 )
@@ -59,15 +57,15 @@ func (l *local) clearDirty() bool {
 	return l.dirty.Swap(false)
 }
 
-// liveness keeps a pidfd for each owner this process has verified alive
-// (pid and tag, by proc.Alive). Later checks of the same owner are then one
-// poll of its pidfd: readable means it has exited (zombies included). So
-// waiters under heavy contention, where the owner changes at every handoff,
-// pay a full /proc check once per owner, and a death is seen by the next
-// check after it, never hidden by a cache.
+// liveness keeps a verified pidfd for each owner this process has found
+// alive (proc.Watch: identity checked on the very pidfd kept). Later checks
+// of the same owner are then one poll of it: readable means it has exited
+// (zombies included). So waiters under heavy contention, where the owner
+// changes at every handoff, pay a full check once per owner, and a death
+// is seen by the next check after it, never hidden by a cache.
 var liveness struct {
 	sync.Mutex
-	fds map[uint64]int // owner identity (no flags) → pidfd
+	procs map[uint64]*proc.Process // owner identity (no flags) → its pidfd
 }
 
 // maxPidfds bounds the pidfds kept; past it they are all closed.
@@ -85,34 +83,26 @@ func alive(id, me uint64) bool {
 	}
 	liveness.Lock()
 	defer liveness.Unlock()
-	if fd, ok := liveness.fds[id]; ok {
-		if !exited(fd) {
+	if p, ok := liveness.procs[id]; ok {
+		if !p.Exited() {
 			return true
 		}
-		unix.Close(fd)
-		delete(liveness.fds, id)
+		p.Close()
+		delete(liveness.procs, id)
 		return false
 	}
-	// Open the pidfd first: if the owner is alive after it, the pidfd is
-	// the owner's (it held the pid all along).
-	fd, err := unix.PidfdOpen(pid, 0)
-	if err == unix.ESRCH {
+	p, ok := proc.Watch(pid, tag)
+	if !ok {
 		return false
 	}
-	if !proc.Alive(pid, tag) {
-		if err == nil {
-			unix.Close(fd)
-		}
-		return false
-	}
-	if err == nil {
-		if liveness.fds == nil || len(liveness.fds) >= maxPidfds {
-			for _, fd := range liveness.fds {
-				unix.Close(fd)
+	if p != nil { // nil: alive by /proc alone, nothing to keep
+		if liveness.procs == nil || len(liveness.procs) >= maxPidfds {
+			for _, q := range liveness.procs {
+				q.Close()
 			}
-			liveness.fds = make(map[uint64]int)
+			liveness.procs = make(map[uint64]*proc.Process)
 		}
-		liveness.fds[id] = fd
+		liveness.procs[id] = p
 	}
 	return true
 }
@@ -137,16 +127,4 @@ func ownerAlive(w, me uint64) bool {
 		return false
 	}
 	return alive(owner(w), me)
-}
-
-// exited reports whether the process behind pidfd has terminated.
-func exited(fd int) bool {
-	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-	for {
-		n, err := unix.Poll(pfd, 0)
-		if err == unix.EINTR {
-			continue
-		}
-		return err == nil && n > 0 && pfd[0].Revents&(unix.POLLIN|unix.POLLHUP|unix.POLLERR) != 0
-	}
 }

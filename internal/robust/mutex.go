@@ -36,7 +36,7 @@
 //     is at most one needless wake later.
 //     - w == poisoned: return ErrNotRecoverable.
 //     - Otherwise make sure the waiters bit is set, and check the owner's
-//     liveness (proc.Alive: pidfd and /proc start time, once per owner;
+//     liveness (proc.Watch: the identity tag checked on a pidfd, once per owner;
 //     then a poll of the owner's pidfd, kept by this process). A dead
 //     owner's word is replaced by CAS w → me|waiters: the taker holds the
 //     lock and gets ErrOwnerDead — unless the word was only handed to the
@@ -128,7 +128,8 @@ const RecordSize = 64
 //
 // The lock word, bits high to low:
 //
-//	63..32 the owner's identity tag (low 32 bits of its start time)
+//	63..32 the owner's identity tag (proc.ID.Tag: its pidfs inode where
+//	       the kernel has pidfs, else its start time)
 //	31     waiters: someone may sleep in the kernel; the unlocker must wake
 //	30     poisoned: alone (pid 0), the lock is not recoverable; a word
 //	       with a pid and this bit matches no live process

@@ -42,8 +42,8 @@ func (c Consistency) String() string {
 type State struct {
 	Locked       bool
 	OwnerPID     int    // 0 when unlocked
-	OwnerStart32 uint32 // low half of the owner's start time
-	OwnerAlive   bool   // the owner process still runs (pid and start time match)
+	OwnerTag     uint32 // the owner's identity tag (proc.ID.Tag)
+	OwnerAlive   bool   // the owner process still runs (pid and tag match)
 	HeldSince    time.Time
 	Waiters      int  // goroutines blocked in Lock, in all processes (a hint: a waiter killed while blocked stays counted)
 	WaitersBit   bool // an unlocker will wake a sleeper
@@ -102,8 +102,8 @@ func snapshot(r *record) State {
 	}
 	if id := owner(w); s.Locked {
 		s.OwnerPID = int(id & wordPIDMask)
-		s.OwnerStart32 = uint32(id >> 32)
-		s.OwnerAlive = w&wordPoisoned == 0 && proc.Alive(s.OwnerPID, s.OwnerStart32)
+		s.OwnerTag = uint32(id >> 32)
+		s.OwnerAlive = w&wordPoisoned == 0 && proc.Alive(s.OwnerPID, s.OwnerTag)
 		s.HandoffPending = w&(wordHandoff|wordHanded) != 0
 		if since != 0 && since>>sinceTimeBits == id&wordPIDMask {
 			s.HeldSince = time.UnixMilli(int64(since & sinceTimeMask))
