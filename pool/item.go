@@ -107,6 +107,23 @@ func (k *carrier[T]) encode(x *T) (outgoing[T], error) {
 	return o, err
 }
 
+// sizesInPlace returns the record sizes of xs if every one of them is
+// encoded in place (a Sizer codec, every item within the ring's limit).
+func (k *carrier[T]) sizesInPlace(xs []T) ([]int, bool) {
+	if k.sizer == nil {
+		return nil, false
+	}
+	sizes := make([]int, len(xs))
+	for i := range xs {
+		n := k.sizer.Size(&xs[i])
+		if n > k.maxRecord {
+			return nil, false
+		}
+		sizes[i] = n
+	}
+	return sizes, true
+}
+
 // fill writes o's record payload into dst (len o.n, in the ring).
 func (k *carrier[T]) fill(o *outgoing[T], dst []byte) error {
 	if o.x == nil {

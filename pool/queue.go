@@ -216,6 +216,21 @@ func (q *Queue[T]) PutBatch(ctx context.Context, xs []T) error {
 	if len(xs) == 0 {
 		return nil
 	}
+	if sizes, ok := q.k.sizesInPlace(xs); ok {
+		// Every item is encoded in place: no scratch, no per-item state.
+		put := 0
+		err := q.q.PutBatch(ctx, sizes, nil, func(i int, dst []byte) error {
+			if err := q.k.fill(&outgoing[T]{n: sizes[i], x: &xs[i]}, dst); err != nil {
+				return err
+			}
+			put = i + 1
+			return nil
+		}, true)
+		if err != nil {
+			return fmt.Errorf("%w (%d of %d items put)", q.opError("PutBatch", err), put, len(xs))
+		}
+		return nil
+	}
 	outs := make([]outgoing[T], len(xs))
 	sizes := make([]int, len(xs))
 	kinds := make([]uint32, len(xs))
@@ -294,24 +309,54 @@ func (q *Queue[T]) GetBatch(ctx context.Context, max int) ([]T, error) {
 	if max < 1 {
 		return nil, fmt.Errorf("pool: GetBatch of %d items on Queue %s: %w: want at least 1", max, q.Name(), ErrInvalidArgument)
 	}
-	ins := make([]incoming[T], 0, min(max, 1024))
+	// Items the codec decodes in place go straight into out; the others
+	// (encoded items, side segments) are copied out and decoded after the
+	// lock is let go, keeping their places in the order.
+	out := make([]T, 0, min(max, 64))
+	var later []int // indexes in out of items still to decode
+	var ins []incoming[T]
+	var errs []error
 	take := func(kind uint32, p []byte) error {
-		ins = append(ins, incoming[T]{})
-		q.k.take(&ins[len(ins)-1], kind, p)
+		var in incoming[T]
+		q.k.take(&in, kind, p)
+		if in.decoded {
+			if in.err != nil {
+				_, err := q.k.finish(&in)
+				errs = append(errs, err)
+				return nil
+			}
+			out = append(out, in.v)
+			return nil
+		}
+		later = append(later, len(out))
+		ins = append(ins, in)
+		var zero T
+		out = append(out, zero)
 		return nil
 	}
 	if _, err := q.q.GetBatch(ctx, max, take, true); err != nil {
 		return nil, q.opError("GetBatch", err)
 	}
-	out := make([]T, 0, len(ins))
-	var errs []error
-	for i := range ins {
-		v, err := q.k.finish(&ins[i])
-		if err != nil {
-			errs = append(errs, err)
-			continue
+	if len(later) > 0 {
+		bad := map[int]bool{}
+		for j, i := range later {
+			v, err := q.k.finish(&ins[j])
+			if err != nil {
+				errs = append(errs, err)
+				bad[i] = true
+				continue
+			}
+			out[i] = v
 		}
-		out = append(out, v)
+		if len(bad) > 0 {
+			kept := out[:0]
+			for i, v := range out {
+				if !bad[i] {
+					kept = append(kept, v)
+				}
+			}
+			out = kept
+		}
 	}
 	return out, errors.Join(errs...)
 }

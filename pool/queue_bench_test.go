@@ -45,3 +45,26 @@ func BenchmarkQueuePutGetStructOneGoroutine(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkQueueBatch64OneGoroutine(b *testing.B) {
+	q, err := pool.NewQueue[int64]()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer q.Close()
+	ctx := context.Background()
+	xs := make([]int64, 64)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := q.PutBatch(ctx, xs); err != nil {
+			b.Fatal(err)
+		}
+		for got := 0; got < 64; {
+			ys, err := q.GetBatch(ctx, 64-got)
+			if err != nil {
+				b.Fatal(err)
+			}
+			got += len(ys)
+		}
+	}
+}

@@ -53,7 +53,7 @@ func InspectQueue(p []byte, size int) (QueueState, error) {
 		ProducersWaiting: int(le.Uint32(p[offNotFull+4:])),
 	}
 	if g.Joinable {
-		st.Unfinished = int(int64(le.Uint64(p[offUnfin:])))
+		st.Unfinished = int(int32(pos32(tail) - le.Uint32(p[offDone:])))
 	}
 	if st.Producer, err = robust.Inspect(p[offProdLock:]); err != nil {
 		return QueueState{}, err

@@ -5,23 +5,23 @@ package ring
 // Joinable accounting (Python's JoinableQueue, across processes, robust to
 // the death of any party).
 //
-//	unfinished   items put and not yet marked done: +k by a put's commit,
-//	             −1 by TaskDone in any process (refused below 0: Python's
-//	             "task_done() called too many times")
+//	done         items marked done, ever (mod 2^32): +1 by TaskDone in any
+//	             process, refused when it would pass items(tail) (Python's
+//	             "task_done() called too many times"). The unfinished are
+//	             items(tail) − done: a put's one tail store commits the item
+//	             and counts it unfinished together, so no consumer can mark
+//	             an item done before it counts (a separate counter, raised
+//	             after the tail store, let a fast consumer's TaskDone find
+//	             it still zero).
 //	slots        per consumer process: its identity and how many items it
 //	             took and has not yet marked done itself (outstanding)
 //	joinSeq      futex word of Join: +1 when unfinished reaches 0 and when
 //	             a dead consumer's items are given up
 //
-// Journals make each side's commit and its count one step, as far as a
-// reader after a death can tell (the position words are the commits; the
-// counts move beside them):
+// A journal makes a get's commit and its slot's count one step, as far as
+// a reader after a death can tell (the head is the commit; the count moves
+// beside it):
 //
-//   - A put stores jTail := its new tail, jAdded := k, jCounted := 0, then
-//     the tail (the commit), then unfinished += k, then jCounted := 1. A
-//     producer that takes prodLock over from a dead one (settleProducer)
-//     adds jAdded to unfinished if and only if tail == jTail and jCounted
-//     is 0: the dead put committed and did not count.
 //   - A get stores jHead := its new head, jSlot := its slot + 1, jPrev :=
 //     the slot's outstanding, then outstanding += k, then the head (the
 //     commit), then jSlot := 0. A consumer that takes consLock over
@@ -30,8 +30,8 @@ package ring
 //
 // Join waits until unfinished is 0. Between its bounded sleeps it looks for
 // consumer slots whose process is dead with outstanding > 0: those items
-// will never be marked done, so it gives them up — unfinished −= their
-// count, the slot is freed, lostSeq+1 with the pid and count recorded —
+// will never be marked done, so it gives them up — done += their count,
+// the slot is freed, lostSeq+1 with the pid and count recorded —
 // and every Join that was waiting returns an error naming them (Python's
 // Join would wait for ever). Items still in the queue when a consumer dies
 // are not lost: another consumer takes them.
@@ -77,18 +77,6 @@ func (q *Queue) commitHead(next uint64, k int) {
 	atomic.AddUint64(&s.outstanding, uint64(k))
 	atomic.StoreUint64(&q.c.head, next)
 	atomic.StoreUint32(&q.c.jSlot, 0)
-}
-
-// settleProducer settles the journal of a producer that died holding
-// prodLock (see the protocol).
-func (q *Queue) settleProducer() {
-	if !q.g.Joinable {
-		return
-	}
-	if atomic.LoadUint32(&q.c.jCounted) == 0 && atomic.LoadUint64(&q.c.tail) == atomic.LoadUint64(&q.c.jTail) {
-		atomic.AddInt64(&q.c.unfinished, int64(atomic.LoadUint32(&q.c.jAdded)))
-		atomic.StoreUint32(&q.c.jCounted, 1)
-	}
 }
 
 // settleConsumer settles the journal of a consumer that died holding
@@ -148,11 +136,12 @@ func (q *Queue) TaskDone() error {
 		return fmt.Errorf("TaskDone on a Queue that is not joinable")
 	}
 	for {
-		u := atomic.LoadInt64(&q.c.unfinished)
+		d := atomic.LoadUint32(&q.c.done)
+		u := int32(pos32(atomic.LoadUint64(&q.c.tail)) - d)
 		if u <= 0 {
 			return ErrTaskDoneTooOften
 		}
-		if atomic.CompareAndSwapInt64(&q.c.unfinished, u, u-1) {
+		if atomic.CompareAndSwapUint32(&q.c.done, d, d+1) {
 			if u == 1 {
 				q.wakeJoiners()
 			}
@@ -177,7 +166,12 @@ func (q *Queue) TaskDone() error {
 // Unfinished is the number of items put and not yet marked done.
 func (q *Queue) Unfinished() int {
 	defer runtime.KeepAlive(q)
-	return int(atomic.LoadInt64(&q.c.unfinished))
+	return q.unfinished()
+}
+
+// unfinished is items(tail) − done.
+func (q *Queue) unfinished() int {
+	return int(int32(pos32(atomic.LoadUint64(&q.c.tail)) - atomic.LoadUint32(&q.c.done)))
 }
 
 func (q *Queue) wakeJoiners() {
@@ -205,7 +199,7 @@ func (q *Queue) Join(ctx context.Context) error {
 		return fmt.Errorf("%w: pid %d died holding %d unfinished items; they were given up",
 			ErrConsumerDied, atomic.LoadUint32(&q.c.lostPid), atomic.LoadUint64(&q.c.lostCount))
 	}
-	done := func() bool { return atomic.LoadInt64(&q.c.unfinished) <= 0 || atomic.LoadUint32(&q.c.lostSeq) != lost0 }
+	done := func() bool { return q.unfinished() <= 0 || atomic.LoadUint32(&q.c.lostSeq) != lost0 }
 	held, err := q.joinGate.Enter(ctx, q.life, done)
 	if !held {
 		if err != nil {
@@ -223,7 +217,7 @@ func (q *Queue) Join(ctx context.Context) error {
 		if err := lostErr(); err != nil {
 			return err
 		}
-		if atomic.LoadInt64(&q.c.unfinished) <= 0 {
+		if q.unfinished() <= 0 {
 			return nil
 		}
 		slice, err := sl.Sleep(seq)
@@ -250,7 +244,7 @@ func (q *Queue) giveUpDead() {
 		n := atomic.LoadUint64(&q.slot[i].outstanding)
 		if atomic.LoadUint64(&q.slot[i].owner) == o && n > 0 {
 			atomic.StoreUint64(&q.slot[i].outstanding, 0)
-			atomic.AddInt64(&q.c.unfinished, -int64(n))
+			atomic.AddUint32(&q.c.done, uint32(n))
 			atomic.StoreUint32(&q.c.lostPid, uint32(robust.PIDOf(o)))
 			atomic.StoreUint64(&q.c.lostCount, n)
 			atomic.AddUint32(&q.c.lostSeq, 1)

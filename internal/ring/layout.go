@@ -29,10 +29,7 @@ var (
 //	     0   64 prodLock     robust record: held by the producer writing
 //	    64   64 consLock     robust record: held by the consumer reading
 //	   128    8 tail         position word (records.go); stored by producers
-//	   136    8 jTail        producer journal: the tail a joinable put commits
-//	   144    4 jAdded       items that put adds to unfinished
-//	   148    4 jCounted     1 once it has (see join.go)
-//	   152   40 (reserved)
+//	   136   56 (reserved)
 //	   192    8 head         position word; stored by consumers
 //	   200    8 jHead        consumer journal: the head a joinable get commits
 //	   208    4 jSlot        the taker's slot index + 1
@@ -49,7 +46,9 @@ var (
 //	   336    4 state        qOpen or qClosed (closed for everyone)
 //	   340    4 itemFormat   the caller's word for how items are encoded (fixed)
 //	   344   40 (reserved)
-//	   384    8 unfinished   joinable: items put and not yet marked done
+//	   384    4 done         joinable: items marked done, ever (mod 2^32);
+//	                         the unfinished are items(tail) − done
+//	   388    4 (reserved)
 //	   392    4 joinSeq      futex word: +1 when unfinished reaches 0 or a
 //	                         slot's owner is found dead
 //	   396    4 joinWaiting  Join callers that may sleep on joinSeq
@@ -69,10 +68,7 @@ type qControl struct {
 	prodLock    [robust.RecordSize]byte
 	consLock    [robust.RecordSize]byte
 	tail        uint64
-	jTail       uint64
-	jAdded      uint32
-	jCounted    uint32
-	_           [40]byte
+	_           [56]byte
 	head        uint64
 	jHead       uint64
 	jSlot       uint32
@@ -89,7 +85,8 @@ type qControl struct {
 	state       uint32
 	itemFormat  uint32
 	_           [40]byte
-	unfinished  int64
+	done        uint32
+	_           uint32
 	joinSeq     uint32
 	joinWaiting uint32
 	lostSeq     uint32
@@ -116,7 +113,7 @@ const (
 	offFlags    = int(unsafe.Offsetof(qControl{}.flags))
 	offState    = int(unsafe.Offsetof(qControl{}.state))
 	offJoinSeq  = int(unsafe.Offsetof(qControl{}.joinSeq))
-	offUnfin    = int(unsafe.Offsetof(qControl{}.unfinished))
+	offDone     = int(unsafe.Offsetof(qControl{}.done))
 )
 
 // Flags and states.

@@ -120,7 +120,6 @@ func (q *Queue) MaxRecord() int { return int(q.d.cap/4) - recHeader }
 func (q *Queue) lockProd(ctx context.Context) error {
 	err := q.prod.Lock(ctx)
 	if errors.Is(err, robust.ErrOwnerDead) {
-		q.settleProducer()
 		if testHookTakeover != nil {
 			testHookTakeover(q, true)
 		}
@@ -280,24 +279,15 @@ func (q *Queue) putLocked(sizes []int, kinds []uint32, fill func(i int, dst []by
 		k++
 	}
 	if k > 0 {
-		q.commitTail(next, k)
+		q.commitTail(next)
 	}
 	return k, err
 }
 
-// commitTail stores the new tail: the commit of a put (journalled for a
-// joinable queue, join.go).
-func (q *Queue) commitTail(next uint64, k int) {
-	if !q.g.Joinable {
-		atomic.StoreUint64(&q.c.tail, next)
-		return
-	}
-	atomic.StoreUint64(&q.c.jTail, next)
-	atomic.StoreUint32(&q.c.jAdded, uint32(k))
-	atomic.StoreUint32(&q.c.jCounted, 0)
+// commitTail stores the new tail: the commit of a put — of a joinable
+// queue's unfinished count too, which is derived from it (join.go).
+func (q *Queue) commitTail(next uint64) {
 	atomic.StoreUint64(&q.c.tail, next)
-	atomic.AddInt64(&q.c.unfinished, int64(k))
-	atomic.StoreUint32(&q.c.jCounted, 1)
 }
 
 func (q *Queue) wakeConsumers(k int) {
@@ -371,7 +361,7 @@ func (r *Reservation) Commit() {
 	if r.pad {
 		q.d.writePad(r.padAt)
 	}
-	q.commitTail(r.next, 1)
+	q.commitTail(r.next)
 	q.prod.Unlock()
 	q.wakeConsumers(1)
 	runtime.KeepAlive(q)

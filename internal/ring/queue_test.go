@@ -437,3 +437,38 @@ func TestReadGeometryRefusesForeignBytes(t *testing.T) {
 }
 
 func ptr(b []byte) unsafe.Pointer { return unsafe.Pointer(&b[0]) }
+
+// A consumer that marks an item done the moment it took it never finds
+// the item not yet counted: the put's one tail store commits both. (With
+// the count raised after the tail store, this failed within thousands of
+// items.)
+func TestTaskDoneRightAfterGetIsNeverTooOften(t *testing.T) {
+	_, q := newQueue(t, Geometry{Capacity: 1 << 12, Joinable: true})
+	const n = 200000
+	ctx := proctest.Context(t)
+	errs := make(chan error, 1)
+	go func() {
+		for range n {
+			if err := q.Get(ctx, func(uint32, []byte) error { return nil }); err != nil {
+				errs <- err
+				return
+			}
+			if err := q.TaskDone(); err != nil {
+				errs <- err
+				return
+			}
+		}
+		errs <- nil
+	}()
+	for range n {
+		if err := q.Put(ctx, 8, KindItem, func([]byte) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Join(ctx); err != nil || q.Unfinished() != 0 {
+		t.Fatalf("Join = %v, Unfinished %d", err, q.Unfinished())
+	}
+}
