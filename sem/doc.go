@@ -70,6 +70,13 @@
 //     with more than one CPU online: that much CPU per wait buys handoffs of
 //     about a µs instead of the tens of µs a sleeping CPU takes to wake.
 //   - At most 128 processes can wait on one Condition at the same time.
+//   - A process with the file owner's rights can truncate an object's file
+//     under a handle. Opening such a file is an error (ErrCorrupt), and the
+//     tracker and `multiproc` carry on past it; but a handle already open
+//     faults (SIGBUS) on its next access, which kills the process unless
+//     the goroutine asked for a panic instead: debug.SetPanicOnFault(true)
+//     (runtime/debug) makes it a runtime.Error panic to recover from. The
+//     fast paths do not do this themselves: it would cost every operation.
 //   - Semaphores have no owner, so they are not robust: a process killed
 //     while it holds a unit never gives it back (the same holds for C and
 //     Python semaphores). Use a Lock where a holder may die.

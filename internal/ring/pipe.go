@@ -186,7 +186,8 @@ func AttachEnd(obj *segment.Object, end int, take bool, life *wait.Handle) (*End
 	if end != 0 && end != 1 {
 		return nil, fmt.Errorf("pipe end %d: want 0 or 1", end)
 	}
-	g, err := readPipeGeometry(obj.Payload)
+	var g PipeGeometry
+	err := segment.Guard(obj.Name, func() (err error) { g, err = readPipeGeometry(obj.Payload); return err })
 	if err != nil {
 		return nil, err
 	}

@@ -82,7 +82,8 @@ var queueGates wait.Registry[wait.Gate]
 // Attach returns a handle on the queue in obj's payload, validating its
 // fixed facts first. life is the owning handle's close state.
 func Attach(obj *segment.Object, life *wait.Handle) (*Queue, error) {
-	g, err := readGeometry(obj.Payload)
+	var g Geometry
+	err := segment.Guard(obj.Name, func() (err error) { g, err = readGeometry(obj.Payload); return err })
 	if err != nil {
 		return nil, err
 	}

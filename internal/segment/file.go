@@ -89,6 +89,11 @@ func (f *File) Fd() int { return int(f.fd.Fd()) }
 // published: the moment a creator killed then must not leak it.
 var testHookAfterLink func()
 
+// testHookAfterMap, when set by a test, runs right after Open mapped a
+// file: the moment a truncation by another process would fault the reads
+// that validate it.
+var testHookAfterMap func(*File)
+
 // CreateOptions tunes Create.
 type CreateOptions struct {
 	Mode os.FileMode // permission bits; 0 means 0600
@@ -251,6 +256,9 @@ func openOnce(file, path string, opt OpenOptions) (f *File, retry bool, err erro
 	}
 	f = newFile(file, data, osf)
 	f.Dev, f.Ino, f.UID = st.Dev, st.Ino, st.Uid
+	if testHookAfterMap != nil {
+		testHookAfterMap(f)
+	}
 	return f, false, nil
 }
 

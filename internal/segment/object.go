@@ -82,7 +82,12 @@ func OpenObject(name string, k layout.Kind, elem *layout.TypeInfo, opt OpenOptio
 	if err != nil {
 		return nil, err
 	}
-	h, err := layout.Decode(f.Bytes())
+	var h layout.Header
+	err = Guard(file, func() error {
+		var err error
+		h, err = layout.Decode(f.Bytes())
+		return err
+	})
 	if err == nil {
 		err = h.Expect(file, k)
 	}

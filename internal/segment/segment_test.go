@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/proctest"
 	. "github.com/multiproc/multiproc/internal/segment"
@@ -287,5 +289,23 @@ func TestCreatorKilledRightAfterPublishLeaksNothing(t *testing.T) {
 		if time.Since(start) > 2*time.Second {
 			t.Fatalf("%s still in /dev/shm 2 s after its creator was killed", name)
 		}
+	}
+}
+
+// A file truncated between Open's mmap and its validation faults the
+// reads (SIGBUS): OpenObject turns that into ErrTruncated, never a dead
+// process.
+func TestOpenOfAFileTruncatedUnderItIsAnError(t *testing.T) {
+	proctest.CheckShm(t)
+	obj, err := CreateObject(ObjectSpec{Kind: layout.KindEvent, PayloadSize: 64}, Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obj.Close()
+	SetTestHookAfterMap(func(f *File) { unix.Ftruncate(f.Fd(), 0) })
+	defer SetTestHookAfterMap(nil)
+	_, err = OpenObject(obj.Name, layout.KindEvent, nil, OpenOptions{})
+	if !errors.Is(err, ErrTruncated) || !errors.Is(err, layout.ErrCorrupt) {
+		t.Fatalf("OpenObject of a file truncated under it = %v, want ErrTruncated", err)
 	}
 }
