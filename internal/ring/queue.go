@@ -75,6 +75,52 @@ type Queue struct {
 	emptyGate *wait.Gate // this process's consumers waiting for records
 	fullGate  *wait.Gate // this process's producers waiting for room
 	joinGate  *wait.Gate
+
+	// The other side's position, as last read: read again only when it
+	// seems to leave no room (producers) or no record (consumers). Reading
+	// the other side's cache line once per item is most of a put's or a
+	// get's cost across CPUs. A consumer's stale tail only understates the
+	// records, so it is always safe. A producer's stale head is safe only
+	// while the tail is where this handle left it (headTail): then tail and
+	// that head are within one lap of each other, as place needs; once
+	// another producer has moved the tail, the offsets of an old head mean
+	// nothing, and the head is read again. headSeen and headTail are used
+	// with prodLock held, tailSeen with consLock held.
+	headSeen uint64
+	headTail uint64 // the tail headSeen goes with (see headFor)
+	tailSeen uint64
+}
+
+// headFor returns a head that leaves room for a record of size bytes
+// after tail (and below maxItems), reading the consumers' head only when
+// the one last seen does not; ok is false when even the current one does
+// not. Call with prodLock held.
+func (q *Queue) headFor(tail uint64, size uint32) (head uint64, ok bool) {
+	room := func(h uint64) bool {
+		if q.g.MaxItems > 0 && pos32(tail)-pos32(h) >= uint32(q.g.MaxItems) {
+			return false
+		}
+		_, _, _, ok := q.d.place(tail, h, size)
+		return ok
+	}
+	if tail == q.headTail && room(q.headSeen) {
+		return q.headSeen, true
+	}
+	h := atomic.LoadUint64(&q.c.head)
+	q.headSeen, q.headTail = h, tail
+	return h, room(h)
+}
+
+// tailFor returns a tail past head (a record to take), reading the
+// producers' tail only when the one last seen shows none. Call with
+// consLock held.
+func (q *Queue) tailFor(head uint64) (tail uint64, ok bool) {
+	if t := q.tailSeen; pos32(t)-pos32(head) > 0 && pos32(t)-pos32(head) <= 1<<31 {
+		return t, true
+	}
+	t := atomic.LoadUint64(&q.c.tail)
+	q.tailSeen = t
+	return t, pos32(t) != pos32(head)
 }
 
 var queueGates wait.Registry[wait.Gate]
@@ -339,8 +385,7 @@ func (q *Queue) Reserve(ctx context.Context, n int, kind uint32, block bool) (Re
 			return Reservation{}, ErrClosed
 		}
 		tail := atomic.LoadUint64(&q.c.tail)
-		head := atomic.LoadUint64(&q.c.head)
-		if q.g.MaxItems == 0 || pos32(tail)-pos32(head) < uint32(q.g.MaxItems) {
+		if head, ok := q.headFor(tail, size); ok {
 			if at, pad, next, ok := q.d.place(tail, head, size); ok {
 				_, off := pos(tail)
 				return Reservation{Payload: q.d.writeHeader(at, n, kind), q: q, tail: tail, next: next, padAt: off, pad: pad}, nil
@@ -363,6 +408,9 @@ func (r *Reservation) Commit() {
 		q.d.writePad(r.padAt)
 	}
 	q.commitTail(r.next)
+	if q.headTail == r.tail {
+		q.headTail = r.next // headSeen goes on with our own tail
+	}
 	q.prod.Unlock()
 	q.wakeConsumers(1)
 	runtime.KeepAlive(q)
@@ -398,8 +446,7 @@ func (q *Queue) Take(ctx context.Context, block bool) (Taken, error) {
 			return Taken{}, err
 		}
 		head := atomic.LoadUint64(&q.c.head)
-		tail := atomic.LoadUint64(&q.c.tail)
-		if pos32(tail) != pos32(head) {
+		if _, ok := q.tailFor(head); ok {
 			kind, payload, next, err := q.d.read(head)
 			if err != nil {
 				q.cons.Unlock()
