@@ -175,6 +175,10 @@ type pSide struct {
 	d    *pDir
 	data data
 	gate *wait.Gate
+	// The other side's position as last read (the Queue's headSeen and
+	// tailSeen, for one writer and one reader): the writer's head with the
+	// tail it goes with, the reader's tail. Used under sendMu / recvMu.
+	headSeen, headTail, tailSeen uint64
 }
 
 var pipeGates wait.Registry[wait.Gate]
@@ -275,8 +279,18 @@ func (e *End) Send(ctx context.Context, n int, kind uint32, fill Fill) error {
 			return ErrPeerClosed
 		}
 		tail := atomic.LoadUint64(&s.d.tail)
-		head := atomic.LoadUint64(&s.d.head)
-		if at, pad, next, ok := s.data.place(tail, head, size); ok {
+		head := s.headSeen
+		if tail != s.headTail {
+			head = atomic.LoadUint64(&s.d.head)
+		}
+		at, pad, next, ok := s.data.place(tail, head, size)
+		if !ok && head == s.headSeen && tail == s.headTail {
+			head = atomic.LoadUint64(&s.d.head) // the one seen was stale: look again
+			at, pad, next, ok = s.data.place(tail, head, size)
+		}
+		s.headSeen, s.headTail = head, tail
+		if ok {
+			s.headTail = next
 			if err := fill(s.data.writeHeader(at, n, kind)); err != nil {
 				return err
 			}
@@ -326,7 +340,11 @@ func (e *End) Recv(ctx context.Context, take Take) error {
 			return err
 		}
 		head := atomic.LoadUint64(&s.d.head)
-		tail := atomic.LoadUint64(&s.d.tail)
+		tail := s.tailSeen
+		if d := pos32(tail) - pos32(head); d == 0 || d > 1<<31 {
+			tail = atomic.LoadUint64(&s.d.tail)
+			s.tailSeen = tail
+		}
 		if pos32(tail) != pos32(head) {
 			kind, payload, next, err := s.data.read(head)
 			if err != nil {
