@@ -40,15 +40,15 @@ func (c Consistency) String() string {
 
 // State is a snapshot of a lock record, readable by any process.
 type State struct {
-	Locked       bool
-	OwnerPID     int    // 0 when unlocked
-	OwnerTag     uint32 // the owner's identity tag (proc.ID.Tag)
-	OwnerAlive   bool   // the owner process still runs (pid and tag match)
-	HeldSince    time.Time
-	Waiters      int  // goroutines blocked in Lock, in all processes (a hint: a waiter killed while blocked stays counted)
-	WaitersBit   bool // an unlocker will wake a sleeper
-	Consistency  Consistency
-	Takeovers    uint32 // dead owners taken over, ever
+	Locked      bool
+	OwnerPID    int    // 0 when unlocked
+	OwnerTag    uint32 // the owner's identity tag (proc.ID.Tag)
+	OwnerAlive  bool   // the owner process still runs (pid and tag match)
+	HeldSince   time.Time
+	Waiters     int  // goroutines blocked in Lock, in all processes (a hint: a waiter killed while blocked stays counted)
+	WaitersBit  bool // an unlocker will wake a sleeper
+	Consistency Consistency
+	Takeovers   uint32 // dead owners taken over, ever
 	// HandoffPending: a starving waiter is owed the lock, or has been
 	// handed it and not yet accepted (starvation mode, see the protocol).
 	HandoffPending bool
