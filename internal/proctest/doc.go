@@ -1,5 +1,6 @@
 // Package proctest runs test roles in real child processes: the test binary
-// re-executed with a marker in its environment.
+// re-executed in a role by internal/reexec, as the tracker and pool
+// workers are.
 //
 // A test package registers its roles and hands control to Main from TestMain:
 //
@@ -8,11 +9,17 @@
 //		proctest.Main(m)
 //	}
 //
+// Main dispatches every role the binary registers (reexec.Dispatch), the
+// library's too, so a test binary whose tests start pool Processes or
+// Pools needs nothing more; pool's own tests call pool.Init() and then
+// proctest.Main(m), which is the same dispatch twice, harmlessly.
+//
 // Start runs a role in one child, Run in n children; a child's stdout is
 // read line by line so a test can wait for a cue ("holding") and SIGKILL the
 // child at exactly that moment. Children get their timeout from the test's
-// deadline; a child still running at the end is sent SIGQUIT (so it dumps
-// its goroutines) and then killed, and the test fails.
+// deadline; a child still running at the end is stopped by reexec's stop
+// sequence, asked with SIGQUIT (so it dumps its goroutines), and the test
+// fails.
 //
 // Children are clients of the parent's resource tracker (track.Inherit),
 // as pool workers are: objects a child creates end as the test binary's

@@ -8,65 +8,56 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/multiproc/multiproc/internal/reexec"
 	"github.com/multiproc/multiproc/internal/track"
 )
 
-const (
-	envRole = "MULTIPROC_TEST_ROLE"
-	envArgs = "MULTIPROC_TEST_ARGS"
-	envIdx  = "MULTIPROC_TEST_INDEX"
-)
+// rolePrefix keeps test roles apart from the library's own roles (the
+// tracker's, the pool's) in reexec's one registry.
+const rolePrefix = "test."
 
 // A Role is the body of a child process. Its args are those given to Start;
 // returning an error exits with status 1 after printing it to stderr.
 type Role func(args []string) error
 
-var roles = map[string]Role{}
-
 // Register makes role runnable in children under name. Call it before Main.
 func Register(name string, role Role) {
-	if _, dup := roles[name]; dup {
-		panic("proctest: role registered twice: " + name)
-	}
-	roles[name] = role
+	reexec.Register(rolePrefix+name, func(args []string) int { return runRole(name, role, args) })
 }
 
-// Main runs the role named in the environment and exits, or, in the parent,
-// runs the tests.
+// Main runs the role this process was started in and exits (internal/reexec
+// dispatches it: a test role, or a library role such as a pool worker's),
+// or, in the parent, runs the tests. A TestMain that also calls pool.Init
+// calls it first; either dispatches every registered role.
 func Main(m *testing.M) {
-	if name, ok := os.LookupEnv(envRole); ok {
-		os.Exit(runRole(name))
-	}
+	reexec.Dispatch()
 	os.Exit(m.Run())
 }
 
-// IsChild reports whether this process is a proctest child.
-func IsChild() bool { _, ok := os.LookupEnv(envRole); return ok }
+// IsChild reports whether this process was started in a role.
+func IsChild() bool { name, _ := reexec.Role(); return name != "" }
+
+// index is this child's index among the children of one Run.
+var index int
 
 // Index is this child's index among the children of one Run (0 for Start).
-func Index() int {
-	var i int
-	fmt.Sscan(os.Getenv(envIdx), &i)
-	return i
-}
+func Index() int { return index }
 
-func runRole(name string) int {
-	role, ok := roles[name]
-	if !ok {
-		fmt.Fprintf(os.Stderr, "proctest: no role %q\n", name)
-		return 3
+// runRole runs a test role; its first argument is the child's index.
+func runRole(name string, role Role, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprintf(os.Stderr, "proctest: role %s started without its index\n", name)
+		return 1
 	}
-	var args []string
-	if a := os.Getenv(envArgs); a != "" {
-		args = strings.Split(a, "\x1f")
-	}
-	if err := role(args); err != nil {
+	index, _ = strconv.Atoi(args[0])
+	if err := role(args[1:]); err != nil {
 		fmt.Fprintf(os.Stderr, "proctest: role %s: %v\n", name, err)
 		return 1
 	}
@@ -75,19 +66,25 @@ func runRole(name string) int {
 
 // Command returns a command that runs role with args in a child, for a
 // role that starts children of its own. Nothing else is set up: no tracker
-// connection (see track.Inherit), no process group, no output capture.
+// connection (see track.Inherit), no process group, no output capture. Its
+// Path is /proc/self/exe: a program that wraps it (unshare) must be given
+// os.Executable() instead.
 func Command(role string, args ...string) *exec.Cmd {
-	exe, _ := os.Executable()
-	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), envRole+"="+role, envArgs+"="+strings.Join(args, "\x1f"), envIdx+"=0")
-	return cmd
+	return reexec.Command(rolePrefix+role, append([]string{"0"}, args...)...).Cmd
+}
+
+// Environ returns base with its role marker, if any, replaced by role's
+// with args: the environment of a child started some other way than
+// Start or Command (syscall.ForkExec, to leave it unreaped).
+func Environ(base []string, role string, args ...string) []string {
+	return reexec.Environ(base, rolePrefix+role, append([]string{"0"}, args...)...)
 }
 
 // Child is one running child process.
 type Child struct {
 	t      testing.TB
 	Role   string
-	cmd    *exec.Cmd
+	rx     *reexec.Cmd
 	lines  chan string
 	stderr strings.Builder
 	errMu  sync.Mutex
@@ -116,36 +113,39 @@ func StartProgram(t testing.TB, role string, args ...string) *Child {
 
 func start(t testing.TB, role string, idx int, args []string, program bool) *Child {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), envRole+"="+role, envArgs+"="+strings.Join(args, "\x1f"), fmt.Sprintf("%s=%d", envIdx, idx),
-		// Race-built binaries sleep 1 s at exit by default; children exit often.
-		"GORACE=atexit_sleep_ms=0 "+os.Getenv("GORACE"))
+	rx := reexec.Command(rolePrefix+role, append([]string{strconv.Itoa(idx)}, args...)...)
+	cmd := rx.Cmd
 	if program {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		rx.Group = true
 	} else if err := track.Inherit(cmd); err != nil {
 		t.Fatal(err)
 	}
-	stdout, err := cmd.StdoutPipe()
+	// Asked to stop, a child that outlived its test dumps its goroutines.
+	rx.Ask = func() error { return rx.Signal(syscall.SIGQUIT) }
+	// The Cmd reaps the child as soon as it exits, so its stdout is a pipe
+	// of ours, read to its end here, not exec's StdoutPipe.
+	stdout, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &Child{t: t, Role: role, cmd: cmd, lines: make(chan string, 1024), done: make(chan struct{})}
+	cmd.Stdout = w
+	c := &Child{t: t, Role: role, rx: rx, lines: make(chan string, 1024), done: make(chan struct{})}
 	cmd.Stderr = writerFunc(func(p []byte) (int, error) {
 		c.errMu.Lock()
 		defer c.errMu.Unlock()
 		return c.stderr.Write(p)
 	})
-	if err := cmd.Start(); err != nil {
+	err = rx.Start()
+	w.Close()
+	if err != nil {
+		stdout.Close()
 		t.Fatal(err)
 	}
-	noteStarted(cmd.Process.Pid)
+	noteStarted(rx.Pid())
 	readDone := make(chan struct{})
 	go func() {
 		defer close(readDone)
+		defer stdout.Close()
 		sc := bufio.NewScanner(stdout)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
@@ -162,7 +162,7 @@ func start(t testing.TB, role string, idx int, args []string, program bool) *Chi
 	}()
 	go func() {
 		<-readDone
-		c.err = cmd.Wait()
+		c.err = rx.Wait()
 		close(c.lines)
 		close(c.done)
 	}()
@@ -177,29 +177,35 @@ func start(t testing.TB, role string, idx int, args []string, program bool) *Chi
 			return
 		default:
 		}
-		c.cmd.Process.Signal(syscall.SIGQUIT)
-		select {
-		case <-c.done:
-		case <-time.After(2 * time.Second):
-			c.kill()
-			select {
-			case <-c.done:
-			case <-time.After(10 * time.Second):
-				t.Errorf("child %s (pid %d): output still open 10s after SIGKILL (a tracker or another process holds it)", role, c.Pid())
-			}
+		if !c.stop() {
+			t.Errorf("child %s (pid %d): output still open 10s after SIGKILL (a tracker or another process holds it)", role, c.Pid())
 		}
 		t.Errorf("child %s (pid %d) still running at the end of the test; stderr:\n%s", role, c.Pid(), c.Stderr())
 	})
 	return c
 }
 
+// stop ends a child that outlived its test by reexec's stop sequence —
+// SIGQUIT, so that it dumps its goroutines; reexec.Grace; SIGKILL, to its
+// whole group if it leads one — and reports whether its output closed
+// within 10 s after that.
+func (c *Child) stop() bool {
+	go c.rx.Stop()
+	select {
+	case <-c.done:
+		return true
+	case <-time.After(reexec.Grace + 10*time.Second):
+		return false
+	}
+}
+
 // kill sends SIGKILL to the child, or to its whole group if it leads one.
 func (c *Child) kill() {
-	if c.cmd.SysProcAttr != nil && c.cmd.SysProcAttr.Setpgid {
+	if c.rx.Group {
 		syscall.Kill(-c.Pid(), syscall.SIGKILL)
 		return
 	}
-	c.cmd.Process.Kill()
+	c.rx.Signal(syscall.SIGKILL)
 }
 
 // waitDone waits until the child is reaped and its output closed, failing
@@ -221,7 +227,7 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 func (c *Child) Done() <-chan struct{} { return c.done }
 
 // Pid is the child's process id.
-func (c *Child) Pid() int { return c.cmd.Process.Pid }
+func (c *Child) Pid() int { return c.rx.Pid() }
 
 // Stderr returns what the child wrote to stderr so far.
 func (c *Child) Stderr() string {
@@ -253,7 +259,7 @@ func (c *Child) WaitLine(prefix string) string {
 				return line
 			}
 		case <-timeout:
-			c.cmd.Process.Signal(syscall.SIGQUIT)
+			c.rx.Signal(syscall.SIGQUIT)
 			c.t.Fatalf("child %s did not print %q in time", c.Role, prefix)
 		}
 	}
@@ -262,7 +268,7 @@ func (c *Child) WaitLine(prefix string) string {
 // Kill sends SIGKILL and waits for the child to be reaped.
 func (c *Child) Kill() {
 	c.t.Helper()
-	c.cmd.Process.Kill()
+	c.rx.Signal(syscall.SIGKILL)
 	c.waitDone()
 }
 
@@ -271,7 +277,7 @@ func (c *Child) Kill() {
 // and, since they share its stderr, for its tracker to exit.
 func (c *Child) KillGroup() {
 	c.t.Helper()
-	if c.cmd.SysProcAttr == nil || !c.cmd.SysProcAttr.Setpgid {
+	if !c.rx.Group {
 		c.t.Fatal("proctest: KillGroup needs a child started with StartProgram")
 	}
 	c.kill()
@@ -279,7 +285,7 @@ func (c *Child) KillGroup() {
 }
 
 // Signal sends sig to the child.
-func (c *Child) Signal(sig os.Signal) error { return c.cmd.Process.Signal(sig) }
+func (c *Child) Signal(sig os.Signal) error { return c.rx.Signal(sig) }
 
 // Wait waits for the child to exit and returns its error (nil for exit 0).
 // It fails the test if the child outlives the test's deadline.
@@ -289,16 +295,7 @@ func (c *Child) Wait() error {
 	case <-c.done:
 		return c.err
 	case <-time.After(timeoutFor(c.t)):
-		c.cmd.Process.Signal(syscall.SIGQUIT)
-		select {
-		case <-c.done:
-		case <-time.After(2 * time.Second):
-			c.kill()
-			select {
-			case <-c.done:
-			case <-time.After(10 * time.Second):
-			}
-		}
+		c.stop()
 		c.t.Fatalf("child %s (pid %d) hung; stderr:\n%s", c.Role, c.Pid(), c.Stderr())
 		return nil
 	}

@@ -54,15 +54,9 @@ func roleZombieParent(args []string) error {
 	if err != nil {
 		return err
 	}
-	// Our environment names our own role: replace it, never add to it
-	// (the first of two settings wins, and this role would run again).
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "MULTIPROC_TEST_") {
-			env = append(env, kv)
-		}
-	}
-	env = append(env, "MULTIPROC_TEST_ROLE=robust-lock-exit", "MULTIPROC_TEST_ARGS="+args[0])
+	// ForkExec takes the first of two settings of a variable: Environ
+	// replaces our own role's marker, never adds a second one.
+	env := proctest.Environ(os.Environ(), "robust-lock-exit", args[0])
 	pid, err := syscall.ForkExec(exe, []string{exe, "-test.run=^$"}, &syscall.ProcAttr{Env: env, Files: []uintptr{0, 1, 2}})
 	if err != nil {
 		return err

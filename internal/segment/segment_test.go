@@ -236,7 +236,12 @@ func TestObjectsWithPidsAreRefusedInAnotherPidNamespace(t *testing.T) {
 	run := func(name string, k layout.Kind, ns bool) string {
 		cmd := proctest.Command("open-kind", name, strconv.Itoa(int(k)))
 		if ns {
-			cmd = &exec.Cmd{Path: unshare, Args: append([]string{unshare, "--pid", "--fork", cmd.Path}, cmd.Args[1:]...), Env: cmd.Env}
+			// cmd.Path is /proc/self/exe, which would be unshare's own.
+			exe, err := os.Executable()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd = &exec.Cmd{Path: unshare, Args: append([]string{unshare, "--pid", "--fork", exe}, cmd.Args[1:]...), Env: cmd.Env}
 		}
 		out, err := cmd.Output()
 		if err != nil {

@@ -14,25 +14,26 @@ import (
 
 	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/proc"
+	"github.com/multiproc/multiproc/internal/reexec"
 	"github.com/multiproc/multiproc/internal/shmfile"
 	"golang.org/x/sys/unix"
 )
 
 const (
-	// envServe marks the re-executed binary as a tracker; its value is
-	// "v1 <program pid>:<program start>".
-	envServe = "MULTIPROC_TRACKER_SERVE"
+	// roleTracker is the tracker's role (internal/reexec); its one
+	// argument is "<program pid>:<program start>".
+	roleTracker = "multiproc.tracker"
 	// envConn names an inherited connection: "<fd>:<dev>:<ino>:<tracker pid>".
 	// dev and ino identify the pipe, so a stale variable that reached a
 	// process without the fd never makes it write to some other file.
 	envConn = "MULTIPROC_TRACKER_FD"
 
-	serveVersion = "v1"
-	serveFd      = 3 // the tracker's read end: its ExtraFiles[0]
-	// servePidfd is a pidfd for the process that started the tracker, its
-	// ExtraFiles[1]: so the tracker learns how its first client ended even
-	// if that client is gone before the tracker has read its hello.
-	servePidfd = 4
+	// serveConn is the inherited file that is the tracker's read end;
+	// servePidfd a pidfd for the process that started the tracker, so the
+	// tracker learns how its first client ended even if that client is
+	// gone before the tracker has read its hello.
+	serveConn  = "conn"
+	servePidfd = "pidfd"
 )
 
 // ErrNoTracker is returned by Inherit when the tracker cannot be started.
@@ -51,13 +52,25 @@ type client struct {
 var self = client{owned: map[string]string{}}
 
 func init() {
-	if v, ok := os.LookupEnv(envServe); ok {
-		os.Unsetenv(envServe)
-		if prog, ok := parseServe(v); ok && isPipeEnd(serveFd, unix.O_RDONLY) {
-			os.Exit(serve(prog))
-		}
-	}
+	// A tracker runs from here, before the program's main, whatever main
+	// does; then it exits.
+	reexec.RegisterInit(roleTracker, runTracker)
 	self.adopt()
+}
+
+// runTracker is the tracker role's body.
+func runTracker(args []string) int {
+	in := reexec.FD(serveConn)
+	if len(args) != 1 || in < 0 || !isPipeEnd(in, unix.O_RDONLY) {
+		fmt.Fprintf(os.Stderr, "multiproc tracker: started without its connection (args %q); exiting\n", args)
+		return 1
+	}
+	prog, ok := parseID(args[0])
+	if !ok {
+		fmt.Fprintf(os.Stderr, "multiproc tracker: bad program id %q; exiting\n", args[0])
+		return 1
+	}
+	return serve(prog, in, reexec.FD(servePidfd))
 }
 
 // Register records that this process created the file with identity id,
@@ -192,24 +205,19 @@ func (c *client) startLocked() bool {
 		return false
 	}
 	me := proc.Self()
-	env := append(without(os.Environ(), envConn, envServe), fmt.Sprintf("%s=%s %d:%d", envServe, serveVersion, me.PID, me.Start))
-	if _, set := os.LookupEnv("GORACE"); !set {
-		// A -race binary otherwise sleeps a second before exiting, and the
-		// tracker's exit is what closes the program's stderr.
-		env = append(env, "GORACE=atexit_sleep_ms=0")
-	}
-	cmd := &exec.Cmd{
-		Path:        "/proc/self/exe", // this very binary, even if its file was replaced since
-		Args:        []string{filepath.Base(os.Args[0]) + " [multiproc tracker]"},
-		Env:         env,
-		ExtraFiles:  []*os.File{r},
-		Stderr:      os.Stderr,
-		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
-	}
+	// This very binary (/proc/self/exe, even if its file was replaced
+	// since), in the tracker's role. A Cmd reaps it, should it ever exit
+	// before us; it is never stopped: it ends when its clients are gone.
+	cmd := reexec.Command(roleTracker, fmt.Sprintf("%d:%d", me.PID, me.Start))
+	cmd.Cmd.Args = []string{filepath.Base(os.Args[0]) + " [multiproc tracker]"}
+	cmd.Cmd.Env = without(cmd.Cmd.Env, envConn)
+	cmd.Cmd.Stderr = os.Stderr
+	cmd.Cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.AddFile(serveConn, r)
 	if fd, err := pidfdOpen(os.Getpid(), 0); err == nil {
 		pidfd := os.NewFile(uintptr(fd), "pidfd")
 		defer pidfd.Close()
-		cmd.ExtraFiles = append(cmd.ExtraFiles, pidfd)
+		cmd.AddFile(servePidfd, pidfd)
 	}
 	err = cmd.Start()
 	r.Close()
@@ -218,10 +226,9 @@ func (c *client) startLocked() bool {
 		c.warnLocked(err)
 		return false
 	}
-	go cmd.Wait() // reap it, should it ever exit before us
 	var st unix.Stat_t
 	unix.Fstat(int(w.Fd()), &st)
-	c.conn, c.connID, c.pid = w, [2]uint64{st.Dev, st.Ino}, cmd.Process.Pid
+	c.conn, c.connID, c.pid = w, [2]uint64{st.Dev, st.Ino}, cmd.Pid()
 	io.WriteString(w, hello())
 	return true
 }
@@ -263,14 +270,6 @@ func isPipeEnd(fd, acc int) bool {
 	}
 	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
 	return err == nil && fl&unix.O_ACCMODE == acc
-}
-
-func parseServe(v string) (proc.ID, bool) {
-	rest, ok := strings.CutPrefix(v, serveVersion+" ")
-	if !ok {
-		return proc.ID{}, false
-	}
-	return parseID(rest)
 }
 
 func parseID(s string) (proc.ID, bool) {

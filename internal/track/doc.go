@@ -22,12 +22,12 @@
 // # Protocol
 //
 // The first Register in a program starts the tracker: the same binary,
-// re-executed through /proc/self/exe with a marker in its environment, in
-// a session of its own (Setsid), so a signal to the program's process
-// group — Ctrl-C, or kill -9 -PGID — never reaches it. This package's init
-// sees the marker and runs the tracker instead of the program, before any
-// main or TestMain, so programs and test binaries need no code for it. The
-// process that starts it hands it a pidfd for itself as well.
+// re-executed in the tracker's role (internal/reexec), in a session of its
+// own (Setsid), so a signal to the program's process group — Ctrl-C, or
+// kill -9 -PGID — never reaches it. This package's init registers the role
+// with reexec.RegisterInit, which runs the tracker instead of the program,
+// before any main or TestMain, so programs and test binaries need no code
+// for it. The process that starts it hands it a pidfd for itself as well.
 //
 // The connection is a pipe. The tracker holds the only read end; every
 // process of the program holds a write end (the first one made the pipe,

@@ -81,11 +81,13 @@ type peer struct {
 	removed []Entry   // its anonymous objects removed at its exit, for the lines
 }
 
-// serve is the tracker's main; it returns the exit status.
-func serve(program proc.ID) int {
+// serve is the tracker's main, reading the connection's read end in and
+// told of its first client by pidfd (-1 if none); it returns the exit
+// status.
+func serve(program proc.ID, in, pidfd int) int {
 	signal.Ignore(syscall.SIGINT, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGPIPE)
-	s := &server{in: serveFd, live: map[string]Entry{}, clients: map[int]*peer{}, out: os.Stderr}
-	if err := unix.SetNonblock(serveFd, true); err != nil {
+	s := &server{in: in, live: map[string]Entry{}, clients: map[int]*peer{}, out: os.Stderr}
+	if err := unix.SetNonblock(in, true); err != nil {
 		fmt.Fprintf(s.out, "multiproc tracker: %v\n", err)
 		return 1
 	}
@@ -94,8 +96,8 @@ func serve(program proc.ID) int {
 		fmt.Fprintf(s.out, "multiproc tracker: no registry file (%v): leaks are still cleaned up at exit, but not if the tracker itself is killed\n", err)
 	}
 	s.reg = reg
-	if ok := isPidfdOf(servePidfd, program.PID); ok {
-		s.clients[program.PID] = &peer{pid: program.PID, start32: uint32(program.Start), pidfd: servePidfd}
+	if pidfd >= 0 && isPidfdOf(pidfd, program.PID) {
+		s.clients[program.PID] = &peer{pid: program.PID, start32: uint32(program.Start), pidfd: pidfd}
 	}
 	// Opportunistic sweep of registries whose tracker was killed: cheap,
 	// and safe by the same flock rule.
