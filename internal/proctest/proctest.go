@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -348,4 +349,24 @@ func Context(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), timeoutFor(t))
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// Build builds the program in the package directory dir (as `go build`
+// would, relative to the test's package) into the test's temporary
+// directory and returns its path, skipping the test when no go tool is in
+// PATH: for tests that run an example or a test program as a user would.
+func Build(t testing.TB, dir string) string {
+	t.Helper()
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go tool not in PATH")
+	}
+	exe := filepath.Join(t.TempDir(), filepath.Base(filepath.Clean(dir)))
+	if dir == "." {
+		exe = filepath.Join(filepath.Dir(exe), "program")
+	}
+	if out, err := exec.Command(gobin, "build", "-o", exe, dir).CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", dir, err, out)
+	}
+	return exe
 }
