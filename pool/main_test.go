@@ -4,7 +4,13 @@ import (
 	"testing"
 
 	"github.com/multiproc/multiproc/internal/proctest"
+	"github.com/multiproc/multiproc/pool"
 )
 
 // Child roles are registered by each test file in its own init function.
-func TestMain(m *testing.M) { proctest.Main(m) }
+// pool.Init comes first, as in every program's main; proctest.Main then
+// runs the tests (or, in a child, the test role it was started in).
+func TestMain(m *testing.M) {
+	pool.Init()
+	proctest.Main(m)
+}
