@@ -128,7 +128,9 @@ func processParent(args []string) error {
 // directory its function writes in.
 func childOfKilledParent(t *testing.T, mode string) (pid, pidfd int, dir string) {
 	dir = t.TempDir()
-	c := proctest.Start(t, "process-parent", mode, dir)
+	// A program of its own, in its own process group: whatever the test
+	// does, the group kill at its end takes the child too.
+	c := proctest.StartProgram(t, "process-parent", mode, dir)
 	pid, _ = strconv.Atoi(strings.TrimPrefix(c.WaitLine("child "), "child "))
 	pidfd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {

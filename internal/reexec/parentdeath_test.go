@@ -102,7 +102,9 @@ func roleWatch(args []string) int {
 // for its child, opened while the child is certainly alive.
 func startOrphanParent(t *testing.T, mode string) (c *proctest.Child, child int, pidfd int, flag string) {
 	flag = filepath.Join(t.TempDir(), "orphaned")
-	c = proctest.Start(t, "orphan-parent", mode, flag)
+	// A program of its own, in its own process group: whatever the test
+	// does, the group kill at its end takes the child too.
+	c = proctest.StartProgram(t, "orphan-parent", mode, flag)
 	child, _ = strconv.Atoi(strings.TrimPrefix(c.WaitLine("child "), "child "))
 	pidfd, err := unix.PidfdOpen(child, 0)
 	if err != nil {
