@@ -90,6 +90,9 @@ var (
 	// ErrPoolClosed is returned by calls on a pool after Close or
 	// Terminate. It wraps ErrClosed.
 	ErrPoolClosed = fmt.Errorf("pool %w", ErrClosed)
+	// ErrNotReady is returned by AsyncResult.Successful before the
+	// outcome is in (Python's ValueError).
+	ErrNotReady = errors.New("result not ready")
 )
 
 // A TaskError is a task's failure as its caller sees it: the error the
@@ -107,7 +110,7 @@ type TaskError struct {
 }
 
 func (e *TaskError) Error() string {
-	what := "returned"
+	what := "failed:"
 	if e.Panic {
 		what = "panicked:"
 	}
