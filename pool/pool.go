@@ -29,24 +29,15 @@ type Pool struct {
 	opts poolOptions
 	n    int // workers
 
-	submitCh chan submission  // calls → the loop
-	cancelCh chan *callState  // a caller went away
-	events   chan workerEvent // the workers' readers → the loop
-	stats    chan chan []WorkerStats
-	closeReq chan closeRequest // Close and Terminate → the loop
+	eng *engine
 
 	callIDs atomic.Uint64
 	closed  atomic.Bool   // no new calls
-	done    chan struct{} // closed when the loop has stopped every worker
-	startup chan error    // the loop reports New's outcome once
+	done    chan struct{} // closed when the pool has stopped and every worker is gone
+	startup chan error    // the engine reports New's outcome once
 
 	mu     sync.Mutex
 	reason error // why the pool stopped (Terminate, StopOnWorkerDeath)
-}
-
-type closeRequest struct {
-	terminate bool
-	reply     chan error
 }
 
 // New starts a pool of worker processes and returns once every worker has
@@ -71,18 +62,9 @@ func New(opts ...Option) (*Pool, error) {
 	if !o.hasWorkers {
 		n = CPUCount()
 	}
-	p := &Pool{
-		opts:     o,
-		n:        n,
-		submitCh: make(chan submission),
-		cancelCh: make(chan *callState),
-		events:   make(chan workerEvent, 64),
-		stats:    make(chan chan []WorkerStats),
-		closeReq: make(chan closeRequest),
-		done:     make(chan struct{}),
-		startup:  make(chan error, 1),
-	}
-	go p.loop()
+	p := &Pool{opts: o, n: n, done: make(chan struct{}), startup: make(chan error, 1)}
+	p.eng = &engine{p: p, calls: map[uint64]*callState{}}
+	p.eng.run()
 	if err := <-p.startup; err != nil {
 		<-p.done
 		return nil, err
@@ -104,12 +86,13 @@ func (p *Pool) Terminate() error { return p.shut(true) }
 
 func (p *Pool) shut(terminate bool) error {
 	p.closed.Store(true)
-	reply := make(chan error, 1)
-	select {
-	case p.closeReq <- closeRequest{terminate: terminate, reply: reply}:
-		<-reply
-	case <-p.done:
+	l := p.eng
+	l.mu.Lock()
+	if !l.over {
+		l.shut(terminate)
+		l.settle()
 	}
+	l.mu.Unlock()
 	<-p.done
 	return nil
 }
@@ -129,13 +112,9 @@ func (p *Pool) Join(ctx context.Context) error {
 // tasks run, the time spent working and waiting, and how many times a
 // fresh process replaced the slot's.
 func (p *Pool) Stats() []WorkerStats {
-	reply := make(chan []WorkerStats, 1)
-	select {
-	case p.stats <- reply:
-		return <-reply
-	case <-p.done:
-		return nil
-	}
+	p.eng.mu.Lock()
+	defer p.eng.mu.Unlock()
+	return p.eng.stats()
 }
 
 // WorkerStats are one worker slot's figures.

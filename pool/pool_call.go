@@ -9,6 +9,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
+
+	"github.com/multiproc/multiproc/internal/codec"
 )
 
 // The caller's side of a call: cut the items into chunks (encoding their
@@ -127,36 +130,59 @@ func (f *Func[In, Out]) begin(op string, p *Pool) (*callState, error) {
 		return nil, err
 	}
 	cs := &callState{id: p.callIDs.Add(1), fn: f.name, recv: recv, soft: p.opts.soft, hard: p.opts.hard}
+	cs.outSize, _ = codec.Layout(f.outC)
 	cs.box.init()
 	return cs, nil
 }
 
-// chunker cuts encoded arguments into chunks.
+// chunker cuts encoded arguments into chunks of size tasks, or of
+// maxBytes bytes of arguments if that comes first (0: no limit).
 type chunker struct {
-	cs   *callState
-	size int
-	cur  *chunk
-	next int // the call's index of the next task
+	cs       *callState
+	size     int
+	maxBytes int
+	fixed    int // every argument's size (codec.Layout): no ends
+	cur      *chunk
+	next     int // the call's index of the next task
+	last     int // the capacity the chunk before took
 }
+
+// defaultChunkBytes caps the chunks of Python's default chunking: a
+// chunk of a million small items would take a side segment instead of the
+// worker's ring and keep the other workers waiting for its end; 64 KiB
+// still makes each chunk thousands of trivial tasks.
+const defaultChunkBytes = 64 << 10
 
 // add appends one encoded argument; a full chunk is returned.
 func (k *chunker) add(encode func([]byte) ([]byte, error)) (*chunk, error) {
 	if k.cur == nil {
-		k.cur = &chunk{call: k.cs, first: k.next}
+		k.cur = &chunk{call: k.cs, first: k.next, size: k.fixed}
+		if k.last > 0 { // the size of the chunk before
+			k.cur.args = make([]byte, 0, k.last)
+			if k.fixed == 0 {
+				k.cur.ends = make([]uint32, 0, k.size)
+			}
+		}
 	}
 	c := k.cur
 	args, err := encode(c.args)
 	if err != nil {
 		return nil, err
 	}
+	if k.fixed > 0 && len(args)-len(c.args) != k.fixed {
+		return nil, fmt.Errorf("%w: an argument took %d bytes, not %d", ErrCorrupt, len(args)-len(c.args), k.fixed)
+	}
 	c.args = args
-	c.ends = append(c.ends, uint32(len(args)))
+	if k.fixed == 0 {
+		c.ends = append(c.ends, uint32(len(args)))
+	}
 	k.next++
 	if len(args) >= 1<<31-1 {
 		return nil, fmt.Errorf("%w: a chunk's arguments pass 2 GiB: lower Chunksize", ErrTooLarge)
 	}
-	if c.n() >= k.size {
+	if c.n() >= k.size || k.maxBytes > 0 && len(args) >= k.maxBytes {
 		k.cur = nil
+		k.last = cap(c.args)
 		return c, nil
 	}
 	return nil, nil
@@ -169,25 +195,30 @@ func (k *chunker) flush() *chunk {
 	return c
 }
 
-// submit hands chunks to the loop.
+// submit queues chunks, and hands them to free workers.
 func (p *Pool) submit(chunks []*chunk) error {
 	if len(chunks) == 0 {
 		return nil
 	}
-	reply := make(chan error, 1)
-	select {
-	case p.submitCh <- submission{chunks: chunks, reply: reply}:
-		return <-reply
-	case <-p.done:
+	l := p.eng
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.over {
 		return p.stopped()
 	}
+	err := l.submit(chunks)
+	l.settle()
+	return err
 }
 
-// cancelCall tells the loop the caller went away.
+// cancelCall drops a call whose caller went away.
 func (p *Pool) cancelCall(cs *callState) {
-	select {
-	case p.cancelCh <- cs:
-	case <-p.done:
+	l := p.eng
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.over {
+		l.cancel(cs)
+		l.settle()
 	}
 }
 
@@ -200,22 +231,9 @@ func (f *Func[In, Out]) mapSlice(op string, ctx context.Context, p *Pool, xs []I
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("pool: %s(%s): %w", op, f.name, ctx.Err())
 	}
-	if o.chunksize == 0 {
-		o.chunksize = defaultChunksize(len(xs), p.n)
-	}
-	k := chunker{cs: cs, size: o.chunksize}
-	var chunks []*chunk
-	for i := range xs {
-		c, err := k.add(func(b []byte) ([]byte, error) { return f.appendArg(b, &xs[i]) })
-		if err != nil {
-			return nil, fmt.Errorf("%w (item %d of a %s)", err, i, op)
-		}
-		if c != nil {
-			chunks = append(chunks, c)
-		}
-	}
-	if c := k.flush(); c != nil {
-		chunks = append(chunks, c)
+	chunks, err := f.cut(cs, xs, o.chunksize, p.n)
+	if err != nil {
+		return nil, fmt.Errorf("%w (a %s)", err, op)
 	}
 	out := make([]Out, len(xs))
 	if len(xs) == 0 {
@@ -240,6 +258,15 @@ func (f *Func[In, Out]) mapSlice(op string, ctx context.Context, p *Pool, xs []I
 				left = 0
 				break
 			}
+			if n, ok := copyResults(out, d); ok {
+				left -= n
+				w.done += n
+				eachFailure(f, d, func(i int, err error) {
+					failed = append(failed, err)
+					w.failed++
+				})
+				continue
+			}
 			left -= eachOutcome(f, d, func(i int, v Out, err error) {
 				if i < 0 || i >= len(out) {
 					return
@@ -259,6 +286,65 @@ func (f *Func[In, Out]) mapSlice(op string, ctx context.Context, p *Pool, xs []I
 		return out, &MapError{Op: op, Func: f.name, Tasks: len(xs), Failed: failed, Stopped: stopped}
 	}
 	return out, nil
+}
+
+// cut encodes xs into chunks of size tasks (0: Python's default, capped
+// at defaultChunkBytes), for the call cs on a pool of workers.
+//
+// Every argument is encoded before any task runs, so that one that cannot
+// be sent fails the call first. An argument type whose encoding is its
+// memory is not encoded at all: each chunk is a view of xs, which the
+// caller does not change while the call runs.
+func (f *Func[In, Out]) cut(cs *callState, xs []In, size, workers int) ([]*chunk, error) {
+	k := chunker{cs: cs, size: size}
+	if k.size == 0 {
+		k.size = defaultChunksize(len(xs), workers)
+		k.maxBytes = defaultChunkBytes
+	}
+	if fixed, ok := codec.Layout(f.inC); ok && len(xs) > 0 {
+		step := k.size
+		if k.maxBytes > 0 {
+			step = max(1, min(step, k.maxBytes/fixed))
+		}
+		all := unsafe.Slice((*byte)(unsafe.Pointer(&xs[0])), len(xs)*fixed)
+		chunks := make([]*chunk, 0, (len(xs)+step-1)/step)
+		for i := 0; i < len(xs); i += step {
+			j := min(i+step, len(xs))
+			chunks = append(chunks, &chunk{call: cs, first: i, args: all[i*fixed : j*fixed : j*fixed], size: fixed})
+		}
+		return chunks, nil
+	}
+	var chunks []*chunk
+	for i := range xs {
+		c, err := k.add(func(b []byte) ([]byte, error) { return f.appendArg(b, &xs[i]) })
+		if err != nil {
+			return nil, fmt.Errorf("%w (item %d)", err, i)
+		}
+		if c != nil {
+			chunks = append(chunks, c)
+		}
+	}
+	if c := k.flush(); c != nil {
+		chunks = append(chunks, c)
+	}
+	return chunks, nil
+}
+
+// copyResults copies a delivery of results whose encoding is their memory
+// straight into out (the failed tasks' slots left zero: eachOutcome then
+// reports their errors). ok is false for any other delivery.
+func copyResults[Out any](out []Out, d delivery) (n int, ok bool) {
+	if d.size == 0 || d.kind != deliverOutcomes || d.native != nil {
+		return 0, false
+	}
+	n = len(d.out) / d.size
+	if d.first < 0 || d.first+n > len(out) || uintptr(d.size) != unsafe.Sizeof(out[0]) {
+		return 0, false
+	}
+	if n > 0 {
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(&out[d.first])), len(d.out)), d.out)
+	}
+	return n, true
 }
 
 // imap is Imap and ImapUnordered.
@@ -502,27 +588,30 @@ func (w *waiter) finish() {
 // index and result or error; it returns how many there were.
 func eachOutcome[In, Out any](f *Func[In, Out], d delivery, fn func(i int, v Out, err error)) int {
 	var zero Out
-	prev, nextBlob := uint32(0), 0
+	if d.size > 0 {
+		n := len(d.out) / d.size
+		fails := 0
+		for k := range n {
+			if fails < len(d.failAt) && int(d.failAt[fails]) == k {
+				fn(d.first+k, zero, taskFailure(f, d, d.first+k, fails))
+				fails++
+				continue
+			}
+			v, err := f.decodeOut(d.out[k*d.size : (k+1)*d.size])
+			if err != nil {
+				fn(d.first+k, zero, fmt.Errorf("pool: task %d: %w", d.first+k, err))
+				continue
+			}
+			fn(d.first+k, v, nil)
+		}
+		return n
+	}
+	prev, fails := uint32(0), 0
 	for k, e := range d.ends {
 		i := d.first + k
 		if e&failBit != 0 {
-			var err error
-			switch {
-			case d.native != nil:
-				err = d.native
-			case nextBlob < len(d.blobs):
-				t, derr := decodeTaskError(d.blobs[nextBlob])
-				if derr != nil {
-					err = fmt.Errorf("pool: task %d (%s): %w", i, f.name, derr)
-				} else {
-					t.Index = i
-					err = t
-				}
-				nextBlob++
-			default:
-				err = fmt.Errorf("pool: task %d (%s): %w: its error is missing", i, f.name, ErrCorrupt)
-			}
-			fn(i, zero, err)
+			fn(i, zero, taskFailure(f, d, i, fails))
+			fails++
 			continue
 		}
 		v, err := f.decodeOut(d.out[prev:e])
@@ -534,6 +623,31 @@ func eachOutcome[In, Out any](f *Func[In, Out], d delivery, fn func(i int, v Out
 		fn(i, v, nil)
 	}
 	return len(d.ends)
+}
+
+// eachFailure calls fn with the index and error of each failed task of a
+// delivery of fixed-size results (copyResults took the rest).
+func eachFailure[In, Out any](f *Func[In, Out], d delivery, fn func(i int, err error)) {
+	for k, at := range d.failAt {
+		i := d.first + int(at)
+		fn(i, taskFailure(f, d, i, k))
+	}
+}
+
+// taskFailure is the error of task i, the k-th failure of d.
+func taskFailure[In, Out any](f *Func[In, Out], d delivery, i, k int) error {
+	switch {
+	case d.native != nil:
+		return d.native
+	case k < len(d.blobs):
+		t, err := decodeTaskError(d.blobs[k])
+		if err != nil {
+			return fmt.Errorf("pool: task %d (%s): %w", i, f.name, err)
+		}
+		t.Index = i
+		return t
+	}
+	return fmt.Errorf("pool: task %d (%s): %w: its error is missing", i, f.name, ErrCorrupt)
 }
 
 // A MapError is a Map's failure: the tasks that failed, by index, each a

@@ -464,3 +464,40 @@ func intSqrt(v int) int {
 	}
 	return r
 }
+
+// Results whose sizes vary (strings) and whose arguments are structs take
+// the general path; failures in it keep their places.
+var describe = pool.Register(func(ctx context.Context, x job) (string, error) {
+	if x.Seq%5 == 4 {
+		return "", fmt.Errorf("job %d refused", x.Seq)
+	}
+	return fmt.Sprintf("%d/%d", x.Producer, x.Seq), nil
+})
+
+func TestMapVariableSizes(t *testing.T) {
+	p := newPool(t, pool.Workers(2))
+	xs := make([]job, 2000)
+	for i := range xs {
+		xs[i] = makeJob(i%3, i)
+	}
+	out, err := describe.Map(testCtx(t), p, xs, pool.Chunksize(9))
+	var me *pool.MapError
+	if !errors.As(err, &me) || len(me.Failed) != 400 {
+		t.Fatalf("Map: %v", err)
+	}
+	for i, s := range out {
+		want := fmt.Sprintf("%d/%d", i%3, i)
+		if i%5 == 4 {
+			want = ""
+		}
+		if s != want {
+			t.Fatalf("out[%d] = %q, want %q", i, s, want)
+		}
+	}
+	for k, e := range me.Failed {
+		var te *pool.TaskError
+		if !errors.As(e, &te) || te.Index != 5*k+4 {
+			t.Fatalf("failure %d: %v", k, e)
+		}
+	}
+}

@@ -11,10 +11,10 @@ package pool
 //	msgChunk    tasks to run, in order: Call, Chunk (the pool-wide id of
 //	            the chunk), Func, Recv (a bound receiver), Args (the tasks'
 //	            arguments, one after another) and Ends (where each ends in
-//	            Args), Soft and Hard (the timeouts)
-//	msgCancel   call Call was cancelled: cancel the ctx of its running
-//	            task, and answer its queued ones with context.Canceled
-//	            without running them
+//	            Args) — or, for an argument type whose encoding is its
+//	            memory (codec.Layout), Size (each argument's) and no Ends;
+//	            OutSize, the same for the result type (0: sizes vary);
+//	            Soft and Hard (the timeouts)
 //	msgStop     finish the chunks in hand and exit
 //
 // Worker → parent:
@@ -22,10 +22,16 @@ package pool
 //	msgReady    the Initializer ran, or failed (Errs[0]); PID
 //	msgResults  results of tasks From.. of chunk Chunk, in order: Out (one
 //	            blob) and Ends, an end with failBit set marking a task that
-//	            failed, its *TaskError the next of Errs; Last when the
-//	            chunk is done
+//	            failed, its *TaskError the next of Errs — or, when the
+//	            chunk's OutSize is set, Size (= OutSize) and no Ends: Out
+//	            is one result of Size bytes per task, a failed task's zero,
+//	            and FailAt lists the failed ones (their index from From),
+//	            with Errs; Last when the chunk is done
 //	msgRetire   the worker exits after the chunk that ended last
 //	            (MaxTasksPerChild, the memory ceiling): Reason
+//
+// Cancellations go through the worker's progress page, not the pipe, so
+// that they overtake the chunks queued in it (progress.go).
 //
 // A worker's progress is also in shared memory, its progress words
 // (progress.go), written before and after each task: when a worker dies,
@@ -38,7 +44,6 @@ import "time"
 const (
 	msgInit uint8 = iota + 1
 	msgChunk
-	msgCancel
 	msgStop
 	msgReady
 	msgResults
@@ -51,19 +56,22 @@ const failBit = 1 << 31
 
 // wireMsg is every message; the fields a kind does not use stay empty.
 type wireMsg struct {
-	Kind   uint8
-	Call   uint64
-	Chunk  uint64
-	Func   string
-	Recv   []byte
-	Args   []byte
-	Ends   []uint32
-	From   int
-	Out    []byte
-	Errs   [][]byte // each a *TaskError (appendTaskError)
-	Last   bool
-	Soft   time.Duration
-	Hard   time.Duration
-	PID    int
-	Reason string
+	Kind    uint8
+	Call    uint64
+	Chunk   uint64
+	Func    string
+	Recv    []byte
+	Args    []byte
+	Ends    []uint32
+	Size    uint32 // fixed size of each argument (msgChunk) or result (msgResults)
+	OutSize uint32
+	FailAt  []uint32
+	From    int
+	Out     []byte
+	Errs    [][]byte // each a *TaskError (appendTaskError)
+	Last    bool
+	Soft    time.Duration
+	Hard    time.Duration
+	PID     int
+	Reason  string
 }

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/multiproc/multiproc/internal/reexec"
@@ -16,22 +16,24 @@ import (
 // name as its argument and its progress page as the inherited file
 // "progress".
 //
-// Two goroutines. The reader takes the parent's messages off the pipe:
-// chunks go to the runner's queue (the parent sends a worker at most two
-// chunks ahead, so the queue stays short), a cancel is noted at once (and
-// cancels the ctx of the running task if it is the call's), a stop closes
-// the queue. The runner runs each chunk's tasks in order, writing the
-// progress words around each, and sends results back in batches: at the
+// The runner, the worker's main goroutine, takes the parent's messages off
+// the pipe and runs each chunk's tasks in order as it gets it, with no
+// hand-off between goroutines (the parent sends a worker at most two
+// chunks ahead, so the next waits in the pipe). It writes the progress
+// words around each task, and sends results back in batches: at the
 // chunk's end, every resultBatch tasks, every resultBytes bytes, and when
 // flushEvery has passed since the last send — so a long chunk of slow
 // tasks reports as it goes, and a Map of trivial ones sends a few large
-// messages.
+// messages. Cancellations come through the progress page, not the pipe,
+// so that they overtake the chunks queued in it: the watcher goroutine
+// sleeps on the page's cancel ring and cancels the running task's ctx
+// when its call is cancelled; the runner skips the tasks of cancelled
+// calls.
 //
-// A worker exits when its queue is closed and drained (msgStop), after
-// the chunk that reached MaxTasksPerChild or the memory ceiling (sending
-// msgRetire first), when its pipe fails (the parent is gone: there is
-// nobody to run for), or, for a task past its hard timeout, at once with
-// status exitHardTimeout.
+// A worker exits on msgStop, after the chunk that reached
+// MaxTasksPerChild or the memory ceiling (sending msgRetire first), when
+// its pipe fails (the parent is gone: there is nobody to run for), or, for
+// a task past its hard timeout, at once with status exitHardTimeout.
 
 const roleWorker = "worker"
 
@@ -51,6 +53,10 @@ const (
 )
 
 func init() { registerRole(roleWorker, runWorker) }
+
+// workerHook, if set, runs as a worker starts, and what it returns as the
+// worker ends: the test binary's profiler (profile_test.go).
+var workerHook func() func()
 
 // workerArgs are what a worker learns from its command line.
 type workerArgs struct {
@@ -83,13 +89,14 @@ type workerProc struct {
 	conn *Conn[wireMsg]
 	prog *progress
 
-	queue chan *wireMsg // chunks to run; closed by msgStop
+	// The runner's alone:
+	cancelled map[uint64]bool // calls cancelled, as far as seen
+	order     []uint64        // the same, oldest first
+	seen      uint32          // the cancel ring's seq last read
 
-	mu        sync.Mutex
-	cancelled map[uint64]bool
-	order     []uint64           // cancelled calls, oldest first
-	running   uint64             // the call whose chunk the runner is in
-	stopTask  context.CancelFunc // cancels the running chunk's ctx
+	// Shared with the watcher:
+	running  atomic.Uint64                      // the call whose chunk the runner is in
+	stopTask atomic.Pointer[context.CancelFunc] // cancels that chunk's ctx
 }
 
 func runWorker(argv []string) int {
@@ -114,15 +121,19 @@ func runWorker(argv []string) int {
 		return 2
 	}
 	defer conn.Close()
-	w := &workerProc{args: args, conn: conn, prog: prog, queue: make(chan *wireMsg, 8), cancelled: map[uint64]bool{}}
+	w := &workerProc{args: args, conn: conn, prog: prog, cancelled: map[uint64]bool{}}
 	// Python names its workers ForkPoolWorker-N, N counting the workers
 	// the pool started.
 	setCurrentProcess("PoolWorker-"+strconv.Itoa(args.number), []int{args.number},
 		ProcessInfo{Name: "MainProcess", PID: os.Getppid()})
+	if workerHook != nil {
+		defer workerHook()()
+	}
+	w.seen = prog.cancelled(0, func(uint64) {})
 	if code, ok := w.initialize(); !ok {
 		return code
 	}
-	go w.read()
+	go w.watch(w.seen)
 	return w.run()
 }
 
@@ -155,57 +166,55 @@ func (w *workerProc) initialize() (int, bool) {
 	return 0, true
 }
 
-// read serves the parent's messages until the pipe ends.
-func (w *workerProc) read() {
+// watch cancels the running chunk's ctx when its call is cancelled.
+func (w *workerProc) watch(seen uint32) {
 	for {
-		m, err := w.conn.Recv(context.Background())
-		if errors.Is(err, ErrClosed) {
-			return // the worker is exiting
-		}
-		if err != nil {
-			// The parent closed its end or died: nobody wants what is
-			// running. Exit without finishing it.
-			os.Exit(exitParentGone)
-		}
-		switch m.Kind {
-		case msgChunk:
-			w.queue <- &m
-		case msgCancel:
-			w.cancel(m.Call)
-		case msgStop:
-			close(w.queue)
-			return
-		}
+		w.prog.awaitCancel(seen)
+		seen = w.prog.cancelled(seen, func(id uint64) {
+			if id == w.running.Load() {
+				if stop := w.stopTask.Load(); stop != nil {
+					(*stop)()
+				}
+			}
+		})
 	}
 }
 
-func (w *workerProc) cancel(call uint64) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.cancelled[call] {
-		w.cancelled[call] = true
-		w.order = append(w.order, call)
-		if len(w.order) > cancelMemory {
+// isCancelled reports whether call was cancelled, reading the cancel
+// ring when it has moved.
+func (w *workerProc) isCancelled(call uint64) bool {
+	if w.prog.cancels.seq.Load() != w.seen {
+		w.seen = w.prog.cancelled(w.seen, func(id uint64) {
+			if !w.cancelled[id] {
+				w.cancelled[id] = true
+				w.order = append(w.order, id)
+			}
+		})
+		for len(w.order) > cancelMemory {
 			delete(w.cancelled, w.order[0])
 			w.order = w.order[1:]
 		}
 	}
-	if w.running == call && w.stopTask != nil {
-		w.stopTask()
-	}
-}
-
-func (w *workerProc) isCancelled(call uint64) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	return w.cancelled[call]
 }
 
-// run runs chunks until the queue is closed or the worker retires.
+// run serves the parent's messages until it says stop, the worker
+// retires, or the pipe fails.
 func (w *workerProc) run() int {
 	chunks := 0
-	for m := range w.queue {
-		if err := w.runChunk(m); err != nil {
+	for {
+		m, err := w.conn.Recv(context.Background())
+		if err != nil {
+			return exitParentGone // the parent closed its end or died
+		}
+		switch m.Kind {
+		case msgStop:
+			return 0
+		case msgChunk:
+		default:
+			continue
+		}
+		if err := w.runChunk(&m); err != nil {
 			return exitParentGone
 		}
 		chunks++
@@ -222,54 +231,101 @@ func (w *workerProc) run() int {
 			return 0
 		}
 	}
-	return 0
 }
 
 // runChunk runs the tasks of one chunk and sends their results.
 func (w *workerProc) runChunk(m *wireMsg) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	w.mu.Lock()
-	w.running, w.stopTask = m.Call, cancel
-	w.mu.Unlock()
+	w.running.Store(m.Call)
+	w.stopTask.Store(&cancel)
 	defer func() {
-		w.mu.Lock()
-		w.running, w.stopTask = 0, nil
-		w.mu.Unlock()
+		w.stopTask.Store(nil)
+		w.running.Store(0)
 	}()
+	// The call's cancellation is looked up again only when the cancel
+	// ring moves: a map lookup per task would cost a trivial task more
+	// than the task.
+	skip := w.isCancelled(m.Call)
+	if skip {
+		cancel() // a cancel that came before the chunk
+	}
 
 	var run runFunc
 	e, terr := lookupFunc(m.Func)
 	if terr == nil {
 		run, terr = e.bind(m.Recv)
 	}
-	res := wireMsg{Kind: msgResults, Call: m.Call, Chunk: m.Chunk}
-	lastSend := time.Now()
+	// The tasks' arguments: by Ends, or Size bytes each.
+	size, outSize := int(m.Size), int(m.OutSize)
+	tasks := len(m.Ends)
+	if size > 0 {
+		tasks = len(m.Args) / size
+	}
+	res := wireMsg{Kind: msgResults, Call: m.Call, Chunk: m.Chunk, Size: uint32(outSize)}
+	if outSize > 0 {
+		res.Out = make([]byte, 0, min(tasks, resultBatch)*outSize)
+	}
+	batched := 0 // outcomes in res
+	// due says flushEvery has passed since the last send: a timer sets
+	// it, as reading the clock after every task would cost a trivial
+	// task more than the task.
+	var due atomic.Bool
+	var timer *time.Timer
+	if tasks > 1 {
+		timer = time.AfterFunc(flushEvery, func() { due.Store(true) })
+		defer timer.Stop()
+	}
 	flush := func(last bool) error {
 		res.Last = last
 		err := w.conn.Send(context.Background(), res)
-		res.From += len(res.Ends)
-		res.Out, res.Ends, res.Errs = res.Out[:0], res.Ends[:0], res.Errs[:0]
-		lastSend = time.Now()
+		res.From += batched
+		batched = 0
+		res.Out, res.Ends, res.FailAt, res.Errs = res.Out[:0], res.Ends[:0], res.FailAt[:0], res.Errs[:0]
+		if timer != nil && !last {
+			due.Store(false)
+			timer.Reset(flushEvery)
+		}
 		return err
 	}
 	fail := func(t *TaskError) {
-		res.Ends = append(res.Ends, uint32(len(res.Out))|failBit)
+		if outSize > 0 {
+			res.FailAt = append(res.FailAt, uint32(batched))
+			res.Out = append(res.Out, make([]byte, outSize)...)
+		} else {
+			res.Ends = append(res.Ends, uint32(len(res.Out))|failBit)
+		}
 		res.Errs = append(res.Errs, appendTaskError(nil, t))
+		batched++
+	}
+	succeed := func() {
+		if outSize == 0 {
+			res.Ends = append(res.Ends, uint32(len(res.Out)))
+		}
+		batched++
 	}
 	start := 0
-	for i, end := range m.Ends {
-		if end < uint32(start) || end > uint32(len(m.Args)) {
-			fail(taskCorrupt(m.Func, "argument", fmt.Errorf("%w: task %d of chunk %d ends at byte %d of %d", ErrCorrupt, i, m.Chunk, end, len(m.Args))))
-			w.prog.begin(m.Chunk, i, false)
-			w.prog.end(i)
-			continue
+	for i := range tasks {
+		var arg []byte
+		if size > 0 {
+			arg = m.Args[i*size : (i+1)*size]
+		} else {
+			end := m.Ends[i]
+			if end < uint32(start) || end > uint32(len(m.Args)) {
+				w.prog.begin(m.Chunk, i, false)
+				fail(taskCorrupt(m.Func, "argument", fmt.Errorf("%w: task %d of chunk %d ends at byte %d of %d", ErrCorrupt, i, m.Chunk, end, len(m.Args))))
+				w.prog.end(i)
+				continue
+			}
+			arg = m.Args[start:end]
+			start = int(end)
 		}
-		arg := m.Args[start:end]
-		start = int(end)
 		w.prog.begin(m.Chunk, i, m.Hard > 0)
+		if w.prog.cancels.seq.Load() != w.seen {
+			skip = w.isCancelled(m.Call)
+		}
 		switch {
-		case w.isCancelled(m.Call) || ctx.Err() != nil:
+		case skip:
 			fail(&TaskError{PID: os.Getpid(), Func: m.Func, Message: context.Canceled.Error(), Err: context.Canceled})
 		case terr != nil:
 			fail(terr)
@@ -277,15 +333,19 @@ func (w *workerProc) runChunk(m *wireMsg) error {
 			var t *TaskError
 			n := len(res.Out)
 			res.Out, t = w.runTask(ctx, m, run, res.Out, arg)
+			if t == nil && outSize > 0 && len(res.Out)-n != outSize {
+				t = &TaskError{PID: os.Getpid(), Func: m.Func, Err: ErrCorrupt,
+					Message: fmt.Sprintf("its result took %d bytes, not the %d of its type in the caller: the worker is another build", len(res.Out)-n, outSize)}
+			}
 			if t != nil {
 				res.Out = res.Out[:n]
 				fail(t)
 			} else {
-				res.Ends = append(res.Ends, uint32(len(res.Out)))
+				succeed()
 			}
 		}
 		w.prog.end(i)
-		if i+1 < len(m.Ends) && (len(res.Ends) >= resultBatch || len(res.Out) >= resultBytes || time.Since(lastSend) >= flushEvery) {
+		if i+1 < tasks && (batched >= resultBatch || len(res.Out) >= resultBytes || due.Load()) {
 			if err := flush(false); err != nil {
 				return err
 			}

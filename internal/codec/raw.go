@@ -77,3 +77,16 @@ func (stringCodec[T]) Decode(b []byte, v *T) error {
 }
 
 func (stringCodec[T]) Size(v *T) int { return len(*(*string)(unsafe.Pointer(v))) }
+
+// Layout reports whether c encodes every T as its memory image, of size
+// bytes, and every size bytes decode to a valid T (T holds no bool): then
+// a run of Ts is its own encoding, and a run of encodings can be copied
+// into a []T without decoding one by one. The Pool sends the arguments
+// and results of such types as whole slices.
+func Layout[T any](c Codec[T]) (size int, ok bool) {
+	r, isRaw := c.(*rawCodec[T])
+	if !isRaw || len(r.bools) > 0 || r.size == 0 || uintptr(r.size) != unsafe.Sizeof(*new(T)) {
+		return 0, false
+	}
+	return r.size, true
+}
