@@ -447,6 +447,7 @@ func feed[In, Out any](fd *feeder, f *Func[In, Out], p *Pool, cs *callState, xs 
 		}
 	}()
 	k := chunker{cs: cs, size: size}
+	k.fixed, _ = codec.Layout(f.inC)
 	send := func(c *chunk) bool {
 		if err := p.submit([]*chunk{c}); err != nil {
 			cs.box.put(delivery{kind: deliverStopped, native: err})
