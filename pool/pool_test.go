@@ -501,3 +501,49 @@ func TestMapVariableSizes(t *testing.T) {
 		}
 	}
 }
+
+// A queue passed in a task's argument arrives open in the worker.
+type fill struct {
+	Q    *pool.Queue[int]
+	From int
+	N    int
+}
+
+var filler = pool.Register(func(ctx context.Context, f fill) (int, error) {
+	defer f.Q.Close()
+	for i := range f.N {
+		if err := f.Q.Put(ctx, f.From+i); err != nil {
+			return i, err
+		}
+	}
+	return f.N, nil
+})
+
+func TestQueueAsTaskArgument(t *testing.T) {
+	p := newPool(t, pool.Workers(2))
+	q, err := pool.NewQueue[int]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	ctx := testCtx(t)
+	args := []fill{{q, 0, 100}, {q, 100, 100}, {q, 200, 100}}
+	counts, err := filler.Map(ctx, p, args, pool.Chunksize(1))
+	if err != nil || !slices.Equal(counts, []int{100, 100, 100}) {
+		t.Fatalf("Map = %v, %v", counts, err)
+	}
+	seen := make([]bool, 300)
+	for range 300 {
+		v, err := q.Get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v < 0 || v >= 300 || seen[v] {
+			t.Fatalf("got %d (twice, or out of range)", v)
+		}
+		seen[v] = true
+	}
+	if n := q.Len(); n != 0 {
+		t.Fatalf("%d items left", n)
+	}
+}
