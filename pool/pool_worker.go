@@ -44,7 +44,7 @@ const (
 	// exitParentGone is its status when its pipe to the parent failed.
 	exitParentGone = 87
 
-	resultBatch = 256
+	resultBatch = 4096
 	resultBytes = 256 << 10
 	flushEvery  = 2 * time.Millisecond
 	// cancelMemory is how many cancelled calls a worker remembers: only
