@@ -519,18 +519,17 @@ func (c *credits) release(n int) {
 
 // A waiter waits for a call's deliveries and reports its progress.
 type waiter struct {
-	ctx      context.Context
-	p        *Pool
-	cs       *callState
-	report   func(Progress)
-	start    time.Time
-	ticker   *time.Ticker
-	tick     <-chan time.Time
-	done     int
-	failed   int
-	total    int
-	buf      []delivery
-	reported Progress
+	ctx    context.Context
+	p      *Pool
+	cs     *callState
+	report func(Progress)
+	start  time.Time
+	ticker *time.Ticker
+	tick   <-chan time.Time
+	done   int
+	failed int
+	total  int
+	buf    []delivery
 }
 
 // progressEvery is how often WithProgress reports at most.
@@ -572,9 +571,7 @@ func (w *waiter) progress() {
 	if w.report == nil {
 		return
 	}
-	pr := Progress{Done: w.done, Failed: w.failed, Total: w.total, Elapsed: time.Since(w.start)}
-	w.reported = pr
-	w.report(pr)
+	w.report(Progress{Done: w.done, Failed: w.failed, Total: w.total, Elapsed: time.Since(w.start)})
 }
 
 // finish reports the call's last figures.
