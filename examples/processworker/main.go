@@ -23,8 +23,8 @@
 // each call, as Python pickles the Worker with each task. Here each pair
 // runs in a Process of its own, and since a Process returns nothing (in
 // Python too), each child stores its result in a shared Array, which the
-// receiver carries by name. With the Pool (issue 11's next step) the whole
-// program is one line, and the results come back in order:
+// receiver carries by name. On a Pool, as the seed runs it, the results
+// come back in order and the program is one call (examples/poolworker):
 //
 //	results, err := call.Bind(Worker{Const: 100}).Map(ctx, p, pool.Zip(as, bs))
 package main
@@ -47,7 +47,7 @@ func (w Worker) Call(ctx context.Context, ab pool.Pair[int, int]) (int, error) {
 	return (ab.First + ab.Second) * w.Const, nil
 }
 
-// call is what the Pool form maps.
+// call is what the Pool form maps (examples/poolworker).
 var call = pool.RegisterMethod(Worker.Call)
 
 // Storing is the receiver of the Process form: the Worker, and where its
