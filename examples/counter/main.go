@@ -1,9 +1,10 @@
-// Command counter is Python's shared-counter example in Go: four processes
-// each add 1 to a shared counter 1,000 times under its lock.
+// Command counter is Python's shared-counter example (seed 003) in Go:
+// four processes each add 1 to a shared counter 1,000 times under its
+// lock.
 //
 //	go run ./examples/counter
 //
-// The Python original (multiprocessing):
+// The Python original (testdata/seed.py):
 //
 //	counter = multiprocessing.Value('i', 0)
 //	lock = multiprocessing.Lock()
@@ -14,77 +15,66 @@
 //	... 4 × Process(target=worker, args=(counter, lock)), start, join ...
 //	print(f"Final counter: {counter.value}")
 //
-// Go cannot fork, so the workers are this program run again with the
-// counter's name in an environment variable; the name is all a worker
-// needs to open it. The counter's own lock plays Python's separate Lock:
-// Update holds it around the increment.
+// Each worker is a pool.Process running the registered worker function;
+// the counter is its argument, as in Python: a *value.Value travels as its
+// name and arrives open in the child. The counter's own lock plays
+// Python's separate Lock: Update holds it around the increment.
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 
+	"github.com/multiproc/multiproc/pool"
 	"github.com/multiproc/multiproc/value"
 )
 
-const workerEnv = "COUNTER_WORKER" // set to the counter's name in workers
+// worker is registered in a package-level var, so that the children have
+// it too.
+var worker = pool.Register(func(ctx context.Context, counter *value.Value[int32]) (struct{}, error) {
+	defer counter.Close()
+	for range 1000 {
+		if err := counter.Update(func(n *int32) { *n++ }); err != nil {
+			return struct{}{}, err
+		}
+	}
+	return struct{}{}, nil
+})
 
 func main() {
-	run := parent
-	if name := os.Getenv(workerEnv); name != "" {
-		run = func() error { return worker(name) }
-	}
+	pool.Init()
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "counter:", err)
 		os.Exit(1)
 	}
 }
 
-func parent() error {
+func run() error {
 	counter, err := value.New[int32](0) // Python's 'i' is a C int
 	if err != nil {
 		return err
 	}
-	defer counter.Unlink()
 	defer counter.Close()
 
-	exe, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	var workers []*exec.Cmd
+	var processes []*pool.Process
 	for range 4 {
-		cmd := exec.Command(exe)
-		cmd.Env = append(os.Environ(), workerEnv+"="+counter.Name())
-		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-		if err = cmd.Start(); err != nil {
-			break
+		p, err := pool.Start(worker, counter)
+		if err != nil {
+			return err
 		}
-		workers = append(workers, cmd)
+		defer p.Close()
+		processes = append(processes, p)
 	}
-	for _, w := range workers {
-		if werr := w.Wait(); werr != nil && err == nil {
-			err = fmt.Errorf("worker %d: %w", w.Process.Pid, werr)
+	for _, p := range processes {
+		if werr := p.Wait(context.Background()); werr != nil {
+			err = errors.Join(err, fmt.Errorf("worker %d: %w", p.Pid(), werr))
 		}
 	}
 	if err != nil {
 		return err
 	}
 	fmt.Printf("Final counter: %d\n", counter.Load())
-	return nil
-}
-
-func worker(name string) error {
-	counter, err := value.Open[int32](name)
-	if err != nil {
-		return err
-	}
-	defer counter.Close()
-	for range 1000 {
-		if err := counter.Update(func(n *int32) { *n++ }); err != nil {
-			return err
-		}
-	}
 	return nil
 }
