@@ -2,32 +2,23 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/multiproc/multiproc/internal/proctest"
+	"github.com/multiproc/multiproc/examples/internal/seedtest"
 )
 
 // TestProcessExampleRuns builds the example and runs it as a user would:
 // the child's info() names the parent's pid as its parent, and its own
 // pid is another.
 func TestProcessExampleRuns(t *testing.T) {
-	proctest.CheckShm(t)
-	exe := proctest.Build(t, ".")
-	var stderr strings.Builder
-	cmd := exec.CommandContext(proctest.Context(t), exe)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil || stderr.Len() > 0 {
-		t.Fatalf("%v\n%s\nstderr:\n%s", err, out, stderr.String())
-	}
-	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	run := seedtest.Program(t)
+	lines := run.Lines
 	if len(lines) != 9 {
-		t.Fatalf("want 9 lines:\n%s", out)
+		t.Fatalf("want 9 lines:\n%s", run.Out)
 	}
-	parent, child := cmd.Process.Pid, 0
+	parent, child := run.PID, 0
 	const module = "module name: github.com/multiproc/multiproc/examples/process"
 	want := []string{
 		"main line", module, "parent process: " + strconv.Itoa(os.Getpid()), "process id: " + strconv.Itoa(parent),
