@@ -27,22 +27,22 @@
 //
 // # How a Pool moves tasks
 //
-//	                          parent process
-//	 caller goroutines                                    one reader goroutine
-//	  f.Map / Imap / Apply                                 per worker
-//	      │  cut into chunks, arguments encoded               ▲
-//	      ▼                                                   │ results,
-//	 ┌──────────────────── engine (one mutex) ──────────────┐ │ deliveries
-//	 │ pending chunks → a free worker, at most 2 ahead each │─┘
-//	 │ task table: which worker holds which chunk           │
-//	 │ worker table: pid, state, tasks, busy/idle, restarts │
-//	 └───────┬─────────────────────────────────────▲────────┘
-//	         │ msgChunk                            │ msgResults (batches)
-//	  ═══════╪═════ duplex Pipe per worker ════════╪════════════ shared memory
-//	         ▼                                     │
-//	 worker: run the chunk's tasks in order ───────┘
-//	         progress page (memfd): chunk, task started, task finished;
-//	         the calls the parent cancelled
+//	                         parent process
+//	caller goroutines                                    one reader goroutine
+//	 f.Map / Imap / Apply                                 per worker
+//	     │  cut into chunks, arguments encoded               ▲
+//	     ▼                                                   │ results,
+//	┌──────────────────── engine (one mutex) ──────────────┐ │ deliveries
+//	│ pending chunks → a free worker, at most 2 ahead each │─┘
+//	│ task table: which worker holds which chunk           │
+//	│ worker table: pid, state, tasks, busy/idle, restarts │
+//	└───────┬─────────────────────────────────────▲────────┘
+//	        │ msgChunk                            │ msgResults (batches)
+//	 ═══════╪═════ duplex Pipe per worker ════════╪════════════ shared memory
+//	        ▼                                     │
+//	worker: run the chunk's tasks in order ───────┘
+//	        progress page (memfd): chunk, task started, task finished;
+//	        the calls the parent cancelled
 //
 // Nothing that holds the engine's mutex waits: a chunk goes straight into
 // the worker's ring when it has room (else a writer goroutine sends it),
