@@ -93,6 +93,16 @@
 // do not change it during the call — and copies results straight into the
 // []Out.
 //
+// # Lifetime
+//
+// Queues and pipes keep the library's one rule (the README's Lifetimes):
+// made without a name, one lives while its creator holds it — the
+// creator's Close, or its exit, removes the name, and processes that
+// opened it keep using what they have; made with Name, it stays until
+// Unlink (the tracker removes one forgotten at the program's end, with one
+// line on stderr); Persistent ones only Unlink removes. A Pool's own pipes
+// and pages are its alone and go with its workers.
+//
 // # Queues and pipes
 //
 // Queue[T] is a multi-producer, multi-consumer ring in one shared segment

@@ -197,7 +197,7 @@ func (c *Conn[T]) Poll(ctx context.Context) (bool, error) {
 // Close closes this end: the other end's Recv drains what was sent and
 // then returns io.EOF, its Send fails. For a pipe made without a Name, the
 // creator's Close of its first end also removes the pipe's name (see the
-// package's Lifetime); ends already open keep working. Close is
+// package's Lifetime section); ends already open keep working. Close is
 // idempotent.
 func (c *Conn[T]) Close() error {
 	c.e.CloseEnd()

@@ -125,7 +125,10 @@ func Chunksize(n int) CallOption { return func(o *callOptions) { o.chunksize = n
 
 // WithProgress calls report as the call's tasks finish (at most every 50
 // ms, and once at the end), from the caller's goroutine: the figures a
-// progress bar needs.
+// progress bar needs. Results come back in batches — at least every 2 ms
+// while a chunk runs, and at its end — so the figures move by the tasks
+// those hold; a Map of slow tasks over few large chunks moves in steps
+// (a smaller Chunksize smooths them).
 func WithProgress(report func(Progress)) CallOption {
 	return func(o *callOptions) { o.progress = report }
 }

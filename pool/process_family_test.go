@@ -161,6 +161,7 @@ func TestDaemonDiesWithItsKilledParent(t *testing.T) {
 func TestNonDaemonOutlivesItsKilledParent(t *testing.T) {
 	pid, pidfd, dir := childOfKilledParent(t, "plain")
 	waitFile(t, filepath.Join(dir, "orphaned")) // it ran on, and saw its parent gone
+	waitFile(t, filepath.Join(dir, "ctx-done")) // and its ctx ended
 	if exited(pidfd, 0) {
 		t.Fatalf("child %d died", pid)
 	}

@@ -2,6 +2,8 @@ package pool
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,9 +19,11 @@ import (
 //
 // The parent makes two pipes and hands the child one end of each, named
 // "task" and "result" (reexec's inherited files). It writes the task — a
-// processTask, in internal/codec's binary format — to "task" and closes
-// it; the child reads to EOF, so the argument may be of any size and never
-// touches the command line or the environment. The child runs the
+// processTask, in internal/codec's binary format, after its length — to
+// "task" and keeps it open until the child has ended, so that the child
+// sees the pipe close when its parent dies (its function's ctx ends then);
+// the argument may be of any size and never touches the command line or
+// the environment. The child runs the
 // function and writes its answer to "result" (see resultOK), then exits.
 // The parent reads "result" to EOF, which comes when the child exits
 // however it exits (the kernel closes a dead process's files), and
@@ -64,7 +68,10 @@ func Daemon() StartOption { return func(o *startOptions) { o.daemon = true } }
 func ProcessName(name string) StartOption { return func(o *startOptions) { o.name = name } }
 
 // Start runs fn(ctx, arg) in a new child process and returns at once:
-// Python's Process(target=fn, args=(arg,)).start(). The child is this
+// Python's Process(target=fn, args=(arg,)).start(). fn's ctx ends when
+// this process (its parent) is gone, so that a child that waits on it
+// returns then; Terminate does not cancel it but ends the child at once,
+// as Python's does. The child is this
 // program started again, so Init must have been called (ErrNoInit says
 // so), and fn must be registered at package level (ErrNotRegistered says
 // how). An argument the codec cannot encode (an interface holding a func,
@@ -73,7 +80,7 @@ func Start[In, Out any](fn *Func[In, Out], arg In, opts ...StartOption) (*Proces
 	if err := checkInit("pool.Start"); err != nil {
 		return nil, err
 	}
-	if err := fn.check("pool.Start"); err != nil {
+	if err := fn.check("pool: Start"); err != nil {
 		return nil, err
 	}
 	var o startOptions
@@ -129,7 +136,14 @@ func startProcess(fn string, recv, arg []byte, o startOptions) (*Process, error)
 	p := &Process{name: o.name, fn: fn, daemon: o.daemon, parent: me.PID, cmd: c, done: make(chan struct{})}
 	noteChild(p)
 	go func() {
-		taskW.Write(frame) // a child that died first makes this EPIPE: its answer says the rest
+		// The task goes length first, and the pipe then stays open until
+		// the child has ended: its closing, by this process's exit, is how
+		// the child learns that its parent is gone (its function's ctx
+		// ends).
+		var n [8]byte
+		binary.LittleEndian.PutUint64(n[:], uint64(len(frame)))
+		taskW.Write(append(n[:], frame...)) // a child that died first makes this EPIPE: its answer says the rest
+		<-c.Done()
 		taskW.Close()
 	}()
 	go p.watch(resR)
@@ -159,8 +173,7 @@ func runProcessChild([]string) int {
 		fmt.Fprintln(os.Stderr, "pool: a Process child started without its task and result files")
 		return 2
 	}
-	b, err := io.ReadAll(in)
-	in.Close()
+	b, err := readTask(in)
 	var terr *TaskError
 	if err != nil {
 		terr = &TaskError{PID: os.Getpid(), Message: "reading its task: " + err.Error()}
@@ -168,7 +181,7 @@ func runProcessChild([]string) int {
 		terr = taskCorrupt("?", "task", err)
 	} else {
 		setCurrentProcess(task.Name, task.Identity, ProcessInfo{Name: task.Parent, PID: int(task.ParentPID)})
-		terr = runOne(task.Func, task.Recv, task.Arg)
+		terr = runOne(parentContext(in), task.Func, task.Recv, task.Arg)
 	}
 	answer := []byte{resultOK}
 	if terr != nil {
@@ -182,8 +195,42 @@ func runProcessChild([]string) int {
 	return 0
 }
 
+// readTask reads the length-prefixed task from the task pipe.
+func readTask(in *os.File) ([]byte, error) {
+	var n [8]byte
+	if _, err := io.ReadFull(in, n[:]); err != nil {
+		return nil, err
+	}
+	size := binary.LittleEndian.Uint64(n[:])
+	if size > maxTask {
+		return nil, fmt.Errorf("%w: a task of %d bytes (at most %d)", ErrCorrupt, size, maxTask)
+	}
+	b := make([]byte, size)
+	_, err := io.ReadFull(in, b)
+	return b, err
+}
+
+// maxTask bounds a Process's task frame: the argument of one call.
+const maxTask = 1 << 30
+
+// parentContext ends when the task pipe reaches its end: the parent, which
+// holds it open until this child ends, is gone. A function that waits on
+// its ctx thus returns when nobody waits for it any more (rather than
+// block for ever, which the Go runtime calls a deadlock and crashes on).
+func parentContext(in *os.File) context.Context {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	go func() {
+		io.Copy(io.Discard, in)
+		in.Close()
+		cancel(errParentGone)
+	}()
+	return ctx
+}
+
+var errParentGone = errors.New("the parent process is gone")
+
 // runOne runs one task of the function registered as name.
-func runOne(name string, recv, arg []byte) *TaskError {
+func runOne(ctx context.Context, name string, recv, arg []byte) *TaskError {
 	e, terr := lookupFunc(name)
 	if terr != nil {
 		return terr
@@ -192,7 +239,7 @@ func runOne(name string, recv, arg []byte) *TaskError {
 	if terr != nil {
 		return terr
 	}
-	_, terr = run(context.Background(), nil, arg)
+	_, terr = run(ctx, nil, arg)
 	return terr
 }
 

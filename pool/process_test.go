@@ -39,8 +39,13 @@ var (
 		}
 	})
 	// orphan creates dir/running, then dir/orphaned once its parent is
-	// gone, and runs on until it is killed.
+	// gone (and dir/ctx-done when its ctx ends), and runs on until it is
+	// killed.
 	orphan = pool.Register(func(ctx context.Context, dir string) (struct{}, error) {
+		go func() {
+			<-ctx.Done() // the parent is gone
+			os.WriteFile(filepath.Join(dir, "ctx-done"), []byte(context.Cause(ctx).Error()), 0o600)
+		}()
 		ppid := os.Getppid()
 		os.WriteFile(filepath.Join(dir, "running"), []byte(strconv.Itoa(os.Getpid())), 0o600)
 		for os.Getppid() == ppid {

@@ -405,7 +405,7 @@ func (q *Queue[T]) IsShutDown() bool {
 // Close releases this process's handle on the queue: calls waiting on it
 // return ErrClosed, later calls fail with it, and — for a queue made
 // without a Name, by this handle — the queue's name goes, while processes
-// that have it open keep using it (see the package's Lifetime). Items in
+// that have it open keep using it (see the package's Lifetime section). Items in
 // the queue stay for the others. Close is idempotent.
 func (q *Queue[T]) Close() error {
 	if !q.life.Close(q.q.Kick) {

@@ -51,7 +51,7 @@ func TestCallablesExampleRuns(t *testing.T) {
 		regexp.MustCompile(`^  top-level function returned 0[.\d]*$`),
 		regexp.MustCompile(`^  package-level literal returned 0[.\d]*$`),
 		regexp.MustCompile(`^  method of obj \(call 1 in the child\) returned 0[.\d]*$`),
-		regexp.MustCompile(`^  nested function: refused: pool.Start: ` + notRegistered),
+		regexp.MustCompile(`^  nested function: refused: pool: Start: ` + notRegistered),
 		regexp.MustCompile(`^On a Pool`),
 		// The seed's five, in its order.
 		regexp.MustCompile(`^  top-level function \(ApplyAsync, Get\): 0[.\d]*$`),
