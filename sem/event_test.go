@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -393,8 +394,8 @@ func TestOpenEventRefusesWhatIsNotAnEvent(t *testing.T) {
 		garbage.Bytes()[i] = byte(i * 31)
 	}
 	_, err = sem.OpenEvent(garbage.Name())
-	if !errors.Is(err, sem.ErrCorrupt) {
-		t.Errorf("garbage: %v, want ErrCorrupt", err)
+	if !errors.Is(err, sem.ErrKindMismatch) || !strings.Contains(err.Error(), garbage.Name()+" is a raw segment") {
+		t.Errorf("raw segment of garbage: %v, want ErrKindMismatch naming a raw segment", err)
 	}
 	t.Logf("garbage: %v", err)
 

@@ -581,14 +581,15 @@ func TestOpenLockBadInput(t *testing.T) {
 	if _, err := sem.NewLock(sem.Name(l.Name())); !errors.Is(err, fs.ErrExist) {
 		t.Errorf("NewLock over an existing name: %v", err)
 	}
-	// A raw segment and a damaged header are not Locks.
+	// A raw segment and a damaged header are not Locks: the first says
+	// what it is (issue 9 item 2), the second that it is damaged.
 	seg, err := shm.Create("", 4096)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer seg.Unlink()
 	defer seg.Close()
-	if _, err := sem.OpenLock(seg.Name()); !errors.Is(err, sem.ErrCorrupt) {
+	if _, err := sem.OpenLock(seg.Name()); !errors.Is(err, sem.ErrKindMismatch) || !strings.Contains(err.Error(), seg.Name()+" is a raw segment") {
 		t.Errorf("OpenLock on a raw segment: %v", err)
 	}
 	raw, err := shm.Open(l.Name())

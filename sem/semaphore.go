@@ -12,7 +12,6 @@ package sem
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"runtime"
 	"syscall"
 	"time"
@@ -66,7 +65,8 @@ var semGates wait.Registry[wait.Gate]
 // ValueMax). Options: Name (default: a generated "mpgo_sem_…"),
 // Persistent, Mode. A taken name is an error wrapping fs.ErrExist.
 func NewSemaphore(value int, opts ...Option) (*Semaphore, error) {
-	return createSemaphore(layout.KindSemaphore, value, opts)
+	s, err := createSemaphore(layout.KindSemaphore, value, opts)
+	return s, failf("NewSemaphore", err)
 }
 
 // NewBoundedSemaphore creates a semaphore whose value may never exceed
@@ -74,7 +74,8 @@ func NewSemaphore(value int, opts ...Option) (*Semaphore, error) {
 // ErrReleasedTooManyTimes. NewBoundedSemaphore(0) is allowed, as in Python,
 // though it can never be released.
 func NewBoundedSemaphore(value int, opts ...Option) (*Semaphore, error) {
-	return createSemaphore(layout.KindBounded, value, opts)
+	s, err := createSemaphore(layout.KindBounded, value, opts)
+	return s, failf("NewBoundedSemaphore", err)
 }
 
 func createSemaphore(kind layout.Kind, value int, opts []Option) (*Semaphore, error) {
@@ -124,14 +125,14 @@ func createSemaphore(kind layout.Kind, value int, opts []Option) (*Semaphore, er
 // it. A semaphore made by C or Python is refused with ErrKindMismatch:
 // open those with OpenNamed. Option: AllowForeignOwner.
 func OpenSemaphore(name string, opts ...Option) (*Semaphore, error) {
-	return openSemaphore(name, semAnyOurs, collect(opts))
+	return openSemaphore("OpenSemaphore", name, semAnyOurs, collect(opts))
 }
 
 // OpenBoundedSemaphore opens a BoundedSemaphore made by this library; any
 // other semaphore is refused with ErrKindMismatch. Option:
 // AllowForeignOwner.
 func OpenBoundedSemaphore(name string, opts ...Option) (*Semaphore, error) {
-	return openSemaphore(name, semBoundedOnly, collect(opts))
+	return openSemaphore("OpenBoundedSemaphore", name, semBoundedOnly, collect(opts))
 }
 
 // newSemaphore makes the handle for f, whose sem_t has been validated.
@@ -148,8 +149,11 @@ func newSemaphore(f *segment.File, name string, kind layout.Kind, bound uint32) 
 	return s, nil
 }
 
-func (s *Semaphore) errClosed(op string) error {
-	return &fs.PathError{Op: op, Path: s.file.Path(), Err: ErrClosed}
+func (s *Semaphore) errClosed(op string) error { return s.fail(op, ErrClosed) }
+
+// fail is the error of op on s: "sem: op of Semaphore /NAME: err".
+func (s *Semaphore) fail(op string, err error) error {
+	return failf(op+" of "+s.kind.String()+" "+s.name, err)
 }
 
 // Acquire takes a token, waiting while there is none until ctx is done. It
@@ -172,17 +176,14 @@ func (s *Semaphore) acquireSlow(ctx context.Context) error {
 		return err
 	}
 	if s.life.Closed() {
-		return s.errClosed("acquire")
+		return s.errClosed("Acquire")
 	}
 	held, err := s.gate.Enter(ctx, &s.life, nil)
 	if held {
 		err = s.p.Wait(ctx, &s.life, s)
 		s.gate.Leave()
 	}
-	if err == wait.ErrClosed {
-		return s.errClosed("acquire")
-	}
-	return err
+	return s.fail("Acquire", err)
 }
 
 // TryAcquire takes a token if one is available now and reports whether it
@@ -204,10 +205,10 @@ func (s *Semaphore) Release() error { return s.ReleaseN(1) }
 // pass the bound (or ValueMax), none is added.
 func (s *Semaphore) ReleaseN(n int) error {
 	if n < 1 || n > ValueMax {
-		return fmt.Errorf("%w: release of %d tokens: must be from 1 to %d", ErrInvalidArgument, n, ValueMax)
+		return s.fail("ReleaseN", fmt.Errorf("%w: release of %d tokens: must be from 1 to %d", ErrInvalidArgument, n, ValueMax))
 	}
 	if s.life.Closed() {
-		return s.errClosed("release")
+		return s.errClosed("Release")
 	}
 	err := s.p.Post(uint32(n), s.bound)
 	runtime.KeepAlive(s)
@@ -226,7 +227,7 @@ func (s *Semaphore) releaseError(n int, err error) error {
 	case syscall.EOVERFLOW:
 		err = fmt.Errorf("value %d, +%d passes SEM_VALUE_MAX (%d): %w", v, n, ValueMax, err)
 	}
-	return &fs.PathError{Op: "release", Path: s.file.Path(), Err: err}
+	return s.fail("Release", err)
 }
 
 // Value returns the number of tokens available now (sem_getvalue); 0 after
@@ -279,11 +280,11 @@ func (s *Semaphore) Close() error {
 	if !s.life.Close(s.p.Kick) {
 		return nil
 	}
-	return s.file.Close()
+	return s.fail("Close", s.file.Close())
 }
 
 // Unlink removes the semaphore's name (sem_unlink), before or after Close:
 // processes that have it open keep using it, new opens fail with an error
 // wrapping fs.ErrNotExist. It removes the name only while it still means
 // this semaphore.
-func (s *Semaphore) Unlink() error { return s.file.Unlink() }
+func (s *Semaphore) Unlink() error { return s.fail("Unlink", s.file.Unlink()) }
