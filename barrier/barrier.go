@@ -77,6 +77,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/multiproc/multiproc/internal/identify"
 	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/robust"
 	"github.com/multiproc/multiproc/internal/segment"
@@ -204,10 +205,10 @@ var barrierGates wait.Registry[wait.Gate]
 func New(parties int, opts ...Option) (*Barrier, error) {
 	o := collect(opts)
 	if parties < 1 || parties > MaxParties {
-		return nil, fmt.Errorf("%w: parties %d: must be between 1 and %d", ErrInvalidArgument, parties, MaxParties)
+		return nil, failf("New", fmt.Errorf("%w: parties %d: must be between 1 and %d", ErrInvalidArgument, parties, MaxParties))
 	}
 	if o.hasTimeout && o.timeout <= 0 {
-		return nil, fmt.Errorf("%w: Timeout(%v): must be positive", ErrInvalidArgument, o.timeout)
+		return nil, failf("New", fmt.Errorf("%w: Timeout(%v): must be positive", ErrInvalidArgument, o.timeout))
 	}
 	obj, err := segment.CreateObject(segment.ObjectSpec{Kind: layout.KindBarrier, PayloadSize: sharedSize + 8*parties}, o.Options, func(p []byte) error {
 		sh := (*shared)(unsafe.Pointer(&p[0]))
@@ -219,7 +220,7 @@ func New(parties int, opts ...Option) (*Barrier, error) {
 		return nil // the rest zero: unlocked, filling, empty slots
 	})
 	if err != nil {
-		return nil, err
+		return nil, failf("New", err)
 	}
 	return attach(obj, o, fixed{parties: parties, timeout: o.timeout}), nil
 }
@@ -232,16 +233,16 @@ func New(parties int, opts ...Option) (*Barrier, error) {
 func Open(name string, opts ...Option) (*Barrier, error) {
 	o := collect(opts)
 	if o.hasTimeout && o.timeout <= 0 {
-		return nil, fmt.Errorf("%w: Timeout(%v): must be positive", ErrInvalidArgument, o.timeout)
+		return nil, failf("Open "+name, fmt.Errorf("%w: Timeout(%v): must be positive", ErrInvalidArgument, o.timeout))
 	}
-	obj, err := segment.OpenObject(name, layout.KindBarrier, nil, o.Open())
+	obj, err := identify.OpenObject(name, layout.KindBarrier, nil, o.Open())
 	if err != nil {
-		return nil, err
+		return nil, failf("Open "+name, err)
 	}
 	f, err := validate(obj)
 	if err != nil {
 		obj.Close()
-		return nil, &fs.PathError{Op: "open", Path: obj.Path(), Err: err}
+		return nil, failf("Open "+name, &fs.PathError{Op: "open", Path: obj.Path(), Err: err})
 	}
 	if o.action != nil {
 		sh := (*shared)(unsafe.Pointer(&obj.Payload[0]))
@@ -334,9 +335,14 @@ func (b *Barrier) Close() error {
 	if !b.life.Close(b.kick) {
 		return nil
 	}
-	return b.obj.Close()
+	return b.fail("Close", b.obj.Close())
 }
 
 // Unlink removes the barrier's name so no other process can open it;
 // handles already open keep working until closed.
-func (b *Barrier) Unlink() error { return b.obj.Unlink() }
+func (b *Barrier) Unlink() error { return b.fail("Unlink", b.obj.Unlink()) }
+
+// fail is the error of op on b: "barrier: op on Barrier NAME: err".
+func (b *Barrier) fail(op string, err error) error {
+	return failf(op+" on Barrier "+b.obj.Name, err)
+}

@@ -26,8 +26,17 @@ type Segment struct {
 // empty name generates a unique one ("mpgo_raw_…"); otherwise name follows
 // Python's forms ("x" or "/x" is /dev/shm/x). It fails with an error
 // wrapping fs.ErrExist when the name is taken, ErrInvalidName for a bad
-// name, and ErrNoSpace when /dev/shm cannot hold size bytes.
+// name, ErrInvalidArgument for a size that is not positive, and ErrNoSpace
+// when /dev/shm cannot hold size bytes.
 func Create(name string, size int, opts ...Option) (*Segment, error) {
+	s, err := create(name, size, opts)
+	if name == "" {
+		return s, failf("Create", err)
+	}
+	return s, failf("Create "+name, err)
+}
+
+func create(name string, size int, opts []Option) (*Segment, error) {
 	o := collect(opts)
 	o.Name = name
 	file, err := o.FileName(layout.KindRaw.ShortName(), "")
@@ -35,7 +44,7 @@ func Create(name string, size int, opts ...Option) (*Segment, error) {
 		return nil, err
 	}
 	if size <= 0 {
-		return nil, &fs.PathError{Op: "create", Path: segment.Path(file), Err: fmt.Errorf("size %d: a segment needs at least one byte", size)}
+		return nil, &fs.PathError{Op: "create", Path: segment.Path(file), Err: fmt.Errorf("%w: size %d: a segment needs at least one byte", ErrInvalidArgument, size)}
 	}
 	me := proc.Self()
 	f, err := segment.Create(file, size, segment.CreateOptions{Mode: o.Mode, Kind: layout.KindRaw, Lifetime: o.Lifetime(layout.KindRaw)}, nil)
@@ -54,11 +63,11 @@ func Open(name string, opts ...Option) (*Segment, error) {
 	o := collect(opts)
 	file, err := segment.CleanName(name, "")
 	if err != nil {
-		return nil, err
+		return nil, failf("Open "+name, err)
 	}
 	f, err := segment.Open(file, o.Open())
 	if err != nil {
-		return nil, err
+		return nil, failf("Open "+name, err)
 	}
 	return &Segment{file: f}, nil
 }
@@ -89,21 +98,21 @@ func (s *Segment) Close() error {
 	if uerr := s.file.Unmap(); err == nil {
 		err = uerr
 	}
-	return err
+	return failf("Close of "+s.file.Name, err)
 }
 
 // Unlink removes the segment's name, so no new process can open it;
 // processes that have it mapped keep using it until they Close. It works
 // before or after Close, and removes the name only while it still means this
 // segment (not a newer one that took the same name).
-func (s *Segment) Unlink() error { return s.file.Unlink() }
+func (s *Segment) Unlink() error { return failf("Unlink of "+s.file.Name, s.file.Unlink()) }
 
 // Unlink removes the segment called name. A missing name is an error
 // wrapping fs.ErrNotExist.
 func Unlink(name string) error {
 	file, err := segment.CleanName(name, "")
 	if err != nil {
-		return err
+		return failf("Unlink "+name, err)
 	}
-	return segment.Unlink(file)
+	return failf("Unlink "+name, segment.Unlink(file))
 }
