@@ -242,9 +242,9 @@ func TestKilledInsideUpdateLosesOnlyItsOwnUpdate(t *testing.T) {
 	victim.WaitLine("inside")
 	// The survivors queue on the lock the victim holds, then it dies.
 	cs := proctest.StartN(t, survivors, "value-survivor", v.Name(), strconv.Itoa(each))
-	for i := 0; v.lk.m.State().Waiters < survivors; i++ {
+	for i := 0; v.lk.State().Waiters < survivors; i++ {
 		if i == 5000 {
-			t.Fatalf("survivors never queued on the lock: %+v; stderr: %q", v.lk.m.State(), cs[0].Stderr())
+			t.Fatalf("survivors never queued on the lock: %+v; stderr: %q", v.lk.State(), cs[0].Stderr())
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -334,7 +334,7 @@ func TestContextEndsWaitForLockHeldByAnotherProcess(t *testing.T) {
 	ctx, cancel = context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- v.StoreContext(ctx, pair{9, 9}) }()
-	for v.lk.m.State().Waiters == 0 { // the store is queued on the lock
+	for v.lk.State().Waiters == 0 { // the store is queued on the lock
 		time.Sleep(time.Millisecond)
 	}
 	cancel()
