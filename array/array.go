@@ -91,7 +91,10 @@ func create[T any](n int, xs []T, locked bool, opts []Option) (*Array[T], error)
 // damaged.
 func Open[T any](name string, opts ...Option) (*Array[T], error) {
 	a, err := open[T](name, opts)
-	return a, failf("Open "+name, err)
+	if err != nil {
+		return nil, failf("Open "+name, err)
+	}
+	return a, nil
 }
 
 func open[T any](name string, opts []Option) (*Array[T], error) {
@@ -193,9 +196,10 @@ func (a *Array[T]) All() iter.Seq2[int, T] {
 
 // Close gives up this process's handle on the array: calls blocked on its
 // lock return ErrClosed (Close returns once they have), and later element
-// accesses panic, saying so. The memory stays mapped while a is reachable,
-// so an access racing Close never faults, but slices from Slice must not
-// be used after Close: the mapping goes with a. Other processes that have
+// accesses panic, saying so. Slices from Slice are valid until Close, even
+// if a itself is dropped (an Array dropped without Close stays mapped until
+// the process exits), and must not be used after it; an access racing Close
+// never faults. Other processes that have
 // it open keep using it; the creator's Close of an array made without a
 // Name also removes its name (see Lifetime). Close is idempotent.
 func (a *Array[T]) Close() error { return a.fail("Close", a.h.Close()) }
@@ -207,5 +211,8 @@ func (a *Array[T]) Unlink() error { return a.fail("Unlink", a.h.Obj.Unlink()) }
 
 // fail is the error of op on a: "array: op of Array NAME: err".
 func (a *Array[T]) fail(op string, err error) error {
+	if err == nil {
+		return nil // and no message built: success paths call this too
+	}
 	return failf(op+" of Array "+a.h.Obj.Name, err)
 }

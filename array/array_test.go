@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -412,4 +413,33 @@ func TestArrayLockIsReentrantForItsHolder(t *testing.T) {
 		t.Fatal("another goroutine took the lock its holder holds")
 	}
 	a.Lock().Unlock()
+}
+
+// Slice is valid until Close even when the program keeps only the slice
+// (the usual parallel pattern: s := a.Slice(), then work on s). Before,
+// the garbage collector could release and unmap an Array nobody referred
+// to under the slice still in use.
+func TestSliceOutlivesTheArrayValueUntilClose(t *testing.T) {
+	proctest.CheckShm(t)
+	a, err := array.New[int64](1 << 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := a.Name()
+	s := a.Slice()
+	b, err := array.Open[int64](name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { b.Close(); b.Unlink() }()
+	a = nil // dropped without Close: it stays mapped until this process exits
+	for range 3 {
+		runtime.GC()
+	}
+	for i := range s { // a fault here is the bug
+		s[i] = int64(i)
+	}
+	if b.At(100) != 100 {
+		t.Fatal("the writes through the kept slice did not reach the array")
+	}
 }

@@ -57,6 +57,7 @@
 //
 //   - The length is fixed at creation; Open gets the creator's length.
 //   - After Close, element accesses panic, saying so, and slices from
-//     Slice must not be used: the memory stays mapped only while the Array
-//     is reachable.
+//     Slice must not be used. Until Close they are valid even if the Array
+//     itself is dropped (an Array dropped without Close stays mapped until
+//     the process exits).
 package array

@@ -30,10 +30,13 @@ type Segment struct {
 // when /dev/shm cannot hold size bytes.
 func Create(name string, size int, opts ...Option) (*Segment, error) {
 	s, err := create(name, size, opts)
-	if name == "" {
-		return s, failf("Create", err)
+	switch {
+	case err == nil:
+		return s, nil
+	case name == "":
+		return nil, failf("Create", err)
 	}
-	return s, failf("Create "+name, err)
+	return nil, failf("Create "+name, err)
 }
 
 func create(name string, size int, opts []Option) (*Segment, error) {
@@ -53,6 +56,7 @@ func create(name string, size int, opts []Option) (*Segment, error) {
 	}
 	// Best effort: tmpfs without user xattrs still gets a working segment.
 	_ = segment.SetMeta(f.Fd(), segment.Meta{Kind: "raw", PID: me.PID, Start: me.Start, Created: time.Now().UnixNano(), Persistent: o.Persistent})
+	f.Pin() // Bytes is valid until Close, whoever keeps the Segment
 	return &Segment{file: f, persistent: o.Persistent}, nil
 }
 
@@ -69,6 +73,7 @@ func Open(name string, opts ...Option) (*Segment, error) {
 	if err != nil {
 		return nil, failf("Open "+name, err)
 	}
+	f.Pin() // Bytes is valid until Close, whoever keeps the Segment
 	return &Segment{file: f}, nil
 }
 
@@ -76,7 +81,10 @@ func Open(name string, opts ...Option) (*Segment, error) {
 // SharedMemory.name does.
 func (s *Segment) Name() string { return s.file.Name }
 
-// Bytes returns the shared memory. The slice is valid until Close.
+// Bytes returns the shared memory. The slice is valid until Close, even if
+// the Segment itself is no longer referenced: a Segment dropped without
+// Close stays mapped (and counts as holding the segment) until the process
+// exits.
 func (s *Segment) Bytes() []byte { return s.file.Bytes() }
 
 // Size returns the segment's size in bytes.
@@ -94,18 +102,27 @@ func (s *Segment) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.file.Unpin()
 	err := s.file.Close()
 	if uerr := s.file.Unmap(); err == nil {
 		err = uerr
 	}
-	return failf("Close of "+s.file.Name, err)
+	if err != nil {
+		return failf("Close of "+s.file.Name, err)
+	}
+	return nil
 }
 
 // Unlink removes the segment's name, so no new process can open it;
 // processes that have it mapped keep using it until they Close. It works
 // before or after Close, and removes the name only while it still means this
 // segment (not a newer one that took the same name).
-func (s *Segment) Unlink() error { return failf("Unlink of "+s.file.Name, s.file.Unlink()) }
+func (s *Segment) Unlink() error {
+	if err := s.file.Unlink(); err != nil {
+		return failf("Unlink of "+s.file.Name, err)
+	}
+	return nil
+}
 
 // Unlink removes the segment called name. A missing name is an error
 // wrapping fs.ErrNotExist.
@@ -114,5 +131,8 @@ func Unlink(name string) error {
 	if err != nil {
 		return failf("Unlink "+name, err)
 	}
-	return failf("Unlink "+name, segment.Unlink(file))
+	if err := segment.Unlink(file); err != nil {
+		return failf("Unlink "+name, err)
+	}
+	return nil
 }

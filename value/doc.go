@@ -51,6 +51,7 @@
 //   - A raw value (NewRaw) has no lock: Update returns ErrNoLock, and Load
 //     and Store of a value over 8 bytes may tear under concurrent Stores.
 //   - After Close, calls with an error result return ErrClosed and the
-//     others panic; pointers from Pointer must not be used (the memory
-//     stays mapped only while the Value is reachable).
+//     others panic, and pointers from Pointer must not be used. Until
+//     Close they are valid even if the Value itself is dropped (a Value
+//     dropped without Close stays mapped until the process exits).
 package value

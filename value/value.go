@@ -83,7 +83,10 @@ func create[T any](init T, locked bool, opts []Option) (*Value[T], error) {
 // than T, and ErrCorrupt if the file is damaged.
 func Open[T any](name string, opts ...Option) (*Value[T], error) {
 	v, err := open[T](name, opts)
-	return v, failf("Open "+name, err)
+	if err != nil {
+		return nil, failf("Open "+name, err)
+	}
+	return v, nil
 }
 
 func open[T any](name string, opts []Option) (*Value[T], error) {
@@ -133,7 +136,7 @@ func (v *Value[T]) Name() string { return v.h.Obj.Name }
 // Lock().LockContext reported ErrOwnerDead. Accesses through it are plain
 // memory accesses: hold the lock around them (for a value of at most 8
 // bytes that Add or Store may change concurrently, use sync/atomic). The
-// pointer is valid while v is reachable; keep using it only until Close.
+// pointer is valid until Close.
 func (v *Value[T]) Pointer() *T { return (*T)(v.dataPtr("Pointer")) }
 
 // dataPtr returns the address of the shared T, or panics naming op if v is
@@ -163,5 +166,8 @@ func (v *Value[T]) Unlink() error { return v.fail("Unlink", v.h.Obj.Unlink()) }
 
 // fail is the error of op on v: "value: op of Value NAME: err".
 func (v *Value[T]) fail(op string, err error) error {
+	if err == nil {
+		return nil // and no message built: success paths call this too
+	}
 	return failf(op+" of Value "+v.h.Obj.Name, err)
 }

@@ -28,8 +28,11 @@
 // reads the value while holding its lock works. A Handle's Close follows
 // the one close contract (internal/wait): it marks the handle closed,
 // closes the lock's handle — which ends blocked lock calls with ErrClosed
-// and returns once they have — and gives up the file. The mapping stays
-// until the Handle is unreachable, so a call racing Close never faults.
+// and returns once they have — and gives up the file. Until Close the file
+// is pinned (segment.File.Pin): the memory a Value's Pointer or an Array's
+// Slice hands out stays mapped even if the handle itself is dropped. After
+// Close it stays mapped until the Handle is unreachable, so a call racing
+// Close never faults.
 package typed
 
 import (
@@ -133,6 +136,7 @@ func attach(obj *segment.Object) (*Handle, error) {
 	}
 	h := &Handle{Obj: obj}
 	h.life.Init()
+	obj.Pin() // Slice and Pointer are valid until Close, whoever keeps the handle
 	if flags&FlagLocked != 0 {
 		h.Lock = semlink.WrapRLock(obj.File, obj.Header.Kind, layout.HeaderSize+LockOffset).(*sem.RLock)
 	}
@@ -150,6 +154,7 @@ func (h *Handle) Close() error {
 	if h.Lock != nil {
 		h.Lock.Close()
 	}
+	h.Obj.Unpin()
 	return h.Obj.Close()
 }
 
