@@ -344,5 +344,8 @@ func (b *Barrier) Unlink() error { return b.fail("Unlink", b.obj.Unlink()) }
 
 // fail is the error of op on b: "barrier: op on Barrier NAME: err".
 func (b *Barrier) fail(op string, err error) error {
+	if err == nil {
+		return nil // and no message built: success paths call this too
+	}
 	return failf(op+" on Barrier "+b.obj.Name, err)
 }

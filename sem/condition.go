@@ -351,5 +351,8 @@ func (c *Condition) Unlink() error { return c.fail("Unlink", c.obj.Unlink()) }
 
 // fail is the error of op on c: "sem: op on Condition NAME: err".
 func (c *Condition) fail(op string, err error) error {
+	if err == nil {
+		return nil // and no message built: success paths call this too
+	}
 	return failf(op+" on Condition "+c.obj.Name, err)
 }

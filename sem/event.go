@@ -267,6 +267,9 @@ func (e *Event) errClosed(op string) error { return e.fail(op, ErrClosed) }
 
 // fail is the error of op on e: "sem: op on Event NAME: err".
 func (e *Event) fail(op string, err error) error {
+	if err == nil {
+		return nil // and no message built: success paths call this too
+	}
 	return failf(op+" on Event "+e.obj.Name, err)
 }
 

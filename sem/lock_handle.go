@@ -104,6 +104,9 @@ func (h *lockHandle) desc() string {
 // fail is the error of op on the lock: "sem: op of Lock NAME: err"; nil
 // stays nil and a context's error stays as it is (internal/errs).
 func (h *lockHandle) fail(op string, err error) error {
+	if err == nil {
+		return nil // and no message built: success paths call this too
+	}
 	return failf(op+" of "+h.desc(), err)
 }
 

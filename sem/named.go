@@ -45,7 +45,10 @@ func OpenNamed(name string, opts ...Option) (*Semaphore, error) {
 
 func openSemaphore(op, name string, accept semAccept, o options) (*Semaphore, error) {
 	s, err := openSemaphoreFile(name, accept, o)
-	return s, failf(op+" "+name, err)
+	if err != nil {
+		return nil, failf(op+" "+name, err)
+	}
+	return s, nil
 }
 
 // semaphoreFile returns the file a semaphore's name means: "NAME" and

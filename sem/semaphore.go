@@ -153,6 +153,9 @@ func (s *Semaphore) errClosed(op string) error { return s.fail(op, ErrClosed) }
 
 // fail is the error of op on s: "sem: op of Semaphore /NAME: err".
 func (s *Semaphore) fail(op string, err error) error {
+	if err == nil {
+		return nil // and no message built: success paths call this too
+	}
 	return failf(op+" of "+s.kind.String()+" "+s.name, err)
 }
 
