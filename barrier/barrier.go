@@ -231,24 +231,33 @@ func New(parties int, opts ...Option) (*Barrier, error) {
 // an error wrapping fs.ErrNotExist; another kind of object,
 // ErrKindMismatch; a damaged file or impossible sizes, ErrCorrupt.
 func Open(name string, opts ...Option) (*Barrier, error) {
-	o := collect(opts)
+	b := new(Barrier)
+	if err := b.open(name, collect(opts)); err != nil {
+		return nil, failf("Open "+name, err)
+	}
+	return b, nil
+}
+
+// open makes b, a zero Barrier, a handle on the barrier name.
+func (b *Barrier) open(name string, o options) error {
 	if o.hasTimeout && o.timeout <= 0 {
-		return nil, failf("Open "+name, fmt.Errorf("%w: Timeout(%v): must be positive", ErrInvalidArgument, o.timeout))
+		return fmt.Errorf("%w: Timeout(%v): must be positive", ErrInvalidArgument, o.timeout)
 	}
 	obj, err := identify.OpenObject(name, layout.KindBarrier, nil, o.Open())
 	if err != nil {
-		return nil, failf("Open "+name, err)
+		return err
 	}
 	f, err := validate(obj)
 	if err != nil {
 		obj.Close()
-		return nil, failf("Open "+name, &fs.PathError{Op: "open", Path: obj.Path(), Err: err})
+		return &fs.PathError{Op: "open", Path: obj.Path(), Err: err}
 	}
 	if o.action != nil {
 		sh := (*shared)(unsafe.Pointer(&obj.Payload[0]))
 		atomic.OrUint32(&sh.flags, flagAction)
 	}
-	return attach(obj, o, f), nil
+	b.init(obj, o, f)
+	return nil
 }
 
 // fixed holds the facts of a barrier that never change after creation,
@@ -298,26 +307,25 @@ func checkPayload(p []byte) (int, error) {
 // attach builds the handle from facts already validated (never re-read
 // from the shared bytes, which another process could have changed since).
 func attach(obj *segment.Object, o options, f fixed) *Barrier {
+	b := new(Barrier)
+	b.init(obj, o, f)
+	return b
+}
+
+// init makes b, a zero Barrier, the handle (see attach).
+func (b *Barrier) init(obj *segment.Object, o options, f fixed) {
 	p := unsafe.Pointer(&obj.Payload[0]) // page start + 128: 64-byte aligned
-	sh := (*shared)(p)
-	parties := f.parties
-	timeout := f.timeout
+	b.obj, b.sh = obj, (*shared)(p)
+	b.parties = f.parties
+	b.slots = unsafe.Slice((*uint64)(unsafe.Add(p, sharedSize)), f.parties)
+	b.action, b.timeout = o.action, f.timeout
 	if o.hasTimeout {
-		timeout = o.timeout
+		b.timeout = o.timeout
 	}
-	b := &Barrier{
-		obj:     obj,
-		sh:      sh,
-		slots:   unsafe.Slice((*uint64)(unsafe.Add(p, sharedSize)), parties),
-		parties: parties,
-		action:  o.action,
-		timeout: timeout,
-		me:      robust.SelfID(),
-		gate:    barrierGates.Get(wait.Key{Dev: obj.Dev, Ino: obj.Ino}),
-	}
+	b.me = robust.SelfID()
+	b.gate = barrierGates.Get(wait.Key{Dev: obj.Dev, Ino: obj.Ino})
 	b.life.Init()
 	b.mu = robust.Attach(obj.File, layout.HeaderSize, &b.life)
-	return b
 }
 
 // Name returns the barrier's name, for Open in another process.

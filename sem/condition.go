@@ -208,16 +208,19 @@ func NewCondition(lock sync.Locker, opts ...Option) (*Condition, error) {
 // newCondition makes the handle on obj, whose payload holds nslots slots
 // (validated).
 func newCondition(obj *segment.Object, nslots int) *Condition {
-	p := unsafe.Pointer(&obj.Payload[0]) // page start + 128: 64-byte aligned
-	c := &Condition{
-		obj:   obj,
-		c:     (*condLayout)(p),
-		slots: unsafe.Slice((*condSlot)(unsafe.Add(p, condFixed)), nslots),
-		loc:   condLocals.Get(wait.Key{Dev: obj.Dev, Ino: obj.Ino}),
-		me:    selfIdentity(),
-	}
-	c.life.Init()
+	c := new(Condition)
+	c.init(obj, nslots)
 	return c
+}
+
+// init makes c, a zero Condition, the handle on obj (its lock aside).
+func (c *Condition) init(obj *segment.Object, nslots int) {
+	p := unsafe.Pointer(&obj.Payload[0]) // page start + 128: 64-byte aligned
+	c.obj, c.c = obj, (*condLayout)(p)
+	c.slots = unsafe.Slice((*condSlot)(unsafe.Add(p, condFixed)), nslots)
+	c.loc = condLocals.Get(wait.Key{Dev: obj.Dev, Ino: obj.Ino})
+	c.me = selfIdentity()
+	c.life.Init()
 }
 
 // OpenCondition opens the Condition called name and the lock it uses. A
@@ -225,25 +228,34 @@ func newCondition(obj *segment.Object, nslots int) *Condition {
 // wraps ErrKindMismatch; a damaged file, or one naming an impossible lock,
 // wraps ErrCorrupt.
 func OpenCondition(name string, opts ...Option) (*Condition, error) {
-	o := collect(opts)
+	c := new(Condition)
+	if err := c.open(name, collect(opts)); err != nil {
+		return nil, failf("OpenCondition "+name, err)
+	}
+	return c, nil
+}
+
+// open makes c, a zero Condition, a handle on the Condition name and its
+// lock.
+func (c *Condition) open(name string, o options) error {
 	obj, err := openObject(name, layout.KindCondition, condFixed, o)
 	if err != nil {
-		return nil, failf("OpenCondition "+name, err)
+		return err
 	}
 	// The slot count is read once and checked against the file; the
 	// handle keeps this value, never a second read (foreign bytes).
 	n := atomic.LoadUint32(&(*condLayout)(unsafe.Pointer(&obj.Payload[0])).slots)
 	if n == 0 || n > 1<<16 || uint64(len(obj.Payload)) < condFixed+uint64(n)*uint64(condSlotSize) {
 		obj.Close()
-		return nil, failf("OpenCondition "+name, &fs.PathError{Op: "open", Path: obj.Path(), Err: fmt.Errorf("%w: Condition of %d waiter slots in a %d-byte payload", ErrCorrupt, n, len(obj.Payload))})
+		return &fs.PathError{Op: "open", Path: obj.Path(), Err: fmt.Errorf("%w: Condition of %d waiter slots in a %d-byte payload", ErrCorrupt, n, len(obj.Payload))}
 	}
-	c := newCondition(obj, int(n))
+	c.init(obj, int(n))
 	c.ownsLock = true
 	if err := c.openLock(o); err != nil {
 		obj.Close()
-		return nil, failf("OpenCondition "+name, err)
+		return err
 	}
-	return c, nil
+	return nil
 }
 
 // openLock opens the lock the condition's file names, validating every

@@ -132,15 +132,17 @@ func OpenEvent(name string, opts ...Option) (*Event, error) {
 }
 
 func newEvent(obj *segment.Object) *Event {
-	sh := (*eventShared)(unsafe.Pointer(&obj.Payload[0])) // page start + 128: aligned
-	e := &Event{
-		obj:      obj,
-		word:     &sh.word,
-		sleepers: &sh.sleepers,
-		gate:     eventGates.Get(wait.Key{Dev: obj.Dev, Ino: obj.Ino}),
-	}
-	e.life.Init()
+	e := new(Event)
+	e.init(obj)
 	return e
+}
+
+// init makes e, a zero Event, the handle on obj.
+func (e *Event) init(obj *segment.Object) {
+	sh := (*eventShared)(unsafe.Pointer(&obj.Payload[0])) // page start + 128: aligned
+	e.obj, e.word, e.sleepers = obj, &sh.word, &sh.sleepers
+	e.gate = eventGates.Get(wait.Key{Dev: obj.Dev, Ino: obj.Ino})
+	e.life.Init()
 }
 
 // eventGates holds each Event's gate in this process.

@@ -44,8 +44,8 @@ func OpenNamed(name string, opts ...Option) (*Semaphore, error) {
 }
 
 func openSemaphore(op, name string, accept semAccept, o options) (*Semaphore, error) {
-	s, err := openSemaphoreFile(name, accept, o)
-	if err != nil {
+	s := new(Semaphore)
+	if err := s.open(name, accept, o); err != nil {
 		return nil, failf(op+" "+name, err)
 	}
 	return s, nil
@@ -72,18 +72,19 @@ func semaphoreFile(name string, accept semAccept) (string, error) {
 	return clean, nil
 }
 
-func openSemaphoreFile(name string, accept semAccept, o options) (*Semaphore, error) {
+// open makes s, a zero Semaphore, a handle on the semaphore name.
+func (s *Semaphore) open(name string, accept semAccept, o options) error {
 	file, err := semaphoreFile(name, accept)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	f, err := segment.Open(file, segment.OpenOptions{MinSize: posixsem.Size, AllowForeignOwner: o.AllowForeignOwner})
 	if err != nil {
-		return nil, identify.OpenError(name, file, wantKind(accept), err)
+		return identify.OpenError(name, file, wantKind(accept), err)
 	}
-	fail := func(err error) (*Semaphore, error) {
+	fail := func(err error) error {
 		f.Close()
-		return nil, identify.OpenError(name, file, wantKind(accept), &fs.PathError{Op: "open", Path: f.Path(), Err: err})
+		return identify.OpenError(name, file, wantKind(accept), &fs.PathError{Op: "open", Path: f.Path(), Err: err})
 	}
 	snap, err := posixsem.Snapshot(f.Bytes())
 	if err != nil {
@@ -100,12 +101,8 @@ func openSemaphoreFile(name string, accept semAccept, o options) (*Semaphore, er
 	case accept == semBoundedOnly && info.Kind != layout.KindBounded:
 		return fail(fmt.Errorf("%w: %s is %s, not %s", ErrKindMismatch, name, info.Kind.WithArticle(), layout.KindBounded.WithArticle()))
 	}
-	s, err := newSemaphore(f, file[len("sem."):], info.Kind, info.Bound)
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return s, nil
+	s.init(f, file[len("sem."):], info.Kind, info.Bound)
+	return nil
 }
 
 func wantKind(a semAccept) layout.Kind {

@@ -61,9 +61,14 @@ type RLock struct {
 // newRLock returns an RLock whose handle init fills in.
 func newRLock(init func(*lockHandle)) *RLock {
 	r := new(RLock)
-	init(&r.h)
-	r.loc = r.h.m().Local()
+	r.init(init)
 	return r
+}
+
+// init makes r, a zero RLock, the handle that initHandle fills in.
+func (r *RLock) init(initHandle func(*lockHandle)) {
+	initHandle(&r.h)
+	r.loc = r.h.m().Local()
 }
 
 // NewRLock creates an RLock. Without the Name option its name is generated.

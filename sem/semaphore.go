@@ -137,16 +137,17 @@ func OpenBoundedSemaphore(name string, opts ...Option) (*Semaphore, error) {
 
 // newSemaphore makes the handle for f, whose sem_t has been validated.
 func newSemaphore(f *segment.File, name string, kind layout.Kind, bound uint32) (*Semaphore, error) {
-	s := &Semaphore{
-		file:  f,
-		p:     posixsem.At(f.Bytes(), f.Dev, f.Ino),
-		name:  "/" + name,
-		kind:  kind,
-		bound: bound,
-		gate:  semGates.Get(wait.Key{Dev: f.Dev, Ino: f.Ino}),
-	}
-	s.life.Init()
+	s := new(Semaphore)
+	s.init(f, name, kind, bound)
 	return s, nil
+}
+
+// init makes s, a zero Semaphore, the handle for f.
+func (s *Semaphore) init(f *segment.File, name string, kind layout.Kind, bound uint32) {
+	s.file, s.name, s.kind, s.bound = f, "/"+name, kind, bound
+	s.p = posixsem.At(f.Bytes(), f.Dev, f.Ino)
+	s.gate = semGates.Get(wait.Key{Dev: f.Dev, Ino: f.Ino})
+	s.life.Init()
 }
 
 func (s *Semaphore) errClosed(op string) error { return s.fail(op, ErrClosed) }
