@@ -18,10 +18,11 @@ func TestTourRuns(t *testing.T) {
 		t.Skip("go tool not in PATH")
 	}
 	exe := filepath.Join(t.TempDir(), "tour")
-	if out, err := exec.Command(gobin, "build", "-o", exe, ".").CombinedOutput(); err != nil {
+	ctx := proctest.Context(t)
+	if out, err := exec.CommandContext(ctx, gobin, "build", "-o", exe, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	cmd := exec.Command(exe)
+	cmd := exec.CommandContext(ctx, exe)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -46,6 +47,8 @@ func TestTourRuns(t *testing.T) {
 		"parent reads: \"hello from child",
 		"Final counter: 4000",
 		"previous lock owner died holding the lock",
+		"parent took the lock over ", // a duration, then "after the kill": never "after 0s"
+		"after the kill, the owner being dead when it asked",
 		"semaphore released too many times",
 		"all 3 children saw the event and exited",
 		"its tracker says: multiproc tracker: removed leaked Value mpgo_value_",
