@@ -181,7 +181,7 @@ func TestCloseEndsWaitsInProgress(t *testing.T) {
 					if !k.wants(err) {
 						t.Fatalf("wait ended by Close = %v", err)
 					}
-				case <-time.After(10 * time.Second):
+				case <-proctest.Context(t).Done():
 					t.Fatal("a wait outlived the Close of its handle")
 				}
 			}
