@@ -121,9 +121,11 @@ func createSemaphore(kind layout.Kind, value int, opts []Option) (*Semaphore, er
 }
 
 // OpenSemaphore opens a Semaphore or BoundedSemaphore made by this library
-// (in any process). Name is given as to NewSemaphore or as Name returns
-// it. A semaphore made by C or Python is refused with ErrKindMismatch:
-// open those with OpenNamed. Option: AllowForeignOwner.
+// (in any process). Name is given as to NewSemaphore, as Name returns it
+// ("/NAME"), or as `multiproc ls` prints it ("sem.NAME", its file). A
+// semaphore made by C or Python is refused with ErrKindMismatch: open those
+// with OpenNamed; another kind of object, with ErrKindMismatch naming it.
+// Option: AllowForeignOwner.
 func OpenSemaphore(name string, opts ...Option) (*Semaphore, error) {
 	return openSemaphore("OpenSemaphore", name, semAnyOurs, collect(opts))
 }
