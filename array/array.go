@@ -4,12 +4,10 @@ import (
 	"fmt"
 	"io/fs"
 	"iter"
-	"sync/atomic"
 	"unsafe"
 
 	"github.com/multiproc/multiproc/internal/layout"
-	"github.com/multiproc/multiproc/internal/segment"
-	"github.com/multiproc/multiproc/sem"
+	"github.com/multiproc/multiproc/internal/typed"
 )
 
 // An Array is a fixed number of Ts in shared memory, open in this process.
@@ -19,13 +17,11 @@ import (
 // Go slice, and are as safe for concurrent use as a slice shared between
 // goroutines. Processes that write elements others read at the same time
 // must agree on who touches what (each its own indices, say) or hold
-// Lock() around the accesses that must appear atomic together. Close must
-// come after every other use in this process: it unmaps the memory.
+// Lock() around the accesses that must appear atomic together. Its
+// methods are safe to call concurrently with Close (see Close).
 type Array[T any] struct {
-	obj    *segment.Object
-	data   []T       // the elements, in the mapping; nil after Close
-	lk     *sem.Lock // nil for a raw array
-	closed atomic.Bool
+	h    *typed.Handle
+	data []T // the elements, in the mapping
 }
 
 // New creates an array of n zero elements with a lock (Python's
@@ -33,58 +29,55 @@ type Array[T any] struct {
 // without pointers (numbers, bool, fixed arrays, structs of those); any
 // other is refused with an error wrapping ErrUnsupportedType naming T.
 func New[T any](n int, opts ...Option) (*Array[T], error) {
-	return create[T](n, nil, true, opts)
+	a, err := create[T](n, nil, true, opts)
+	return a, failf("New", err)
 }
 
 // NewRaw creates an array of n zero elements without a lock (Python's
 // RawArray): Lock returns nil.
 func NewRaw[T any](n int, opts ...Option) (*Array[T], error) {
-	return create[T](n, nil, false, opts)
+	a, err := create[T](n, nil, false, opts)
+	return a, failf("NewRaw", err)
 }
 
 // FromSlice creates an array with a lock holding a copy of xs (Python's
 // Array(typecode, sequence)).
 func FromSlice[T any](xs []T, opts ...Option) (*Array[T], error) {
-	return create(len(xs), xs, true, opts)
+	a, err := create(len(xs), xs, true, opts)
+	return a, failf("FromSlice", err)
 }
 
 func create[T any](n int, xs []T, locked bool, opts []Option) (*Array[T], error) {
 	t, err := layout.TypeOf[T]()
 	if err != nil {
-		return nil, fmt.Errorf("array: %w", err)
+		return nil, err
 	}
 	if n < 0 {
-		return nil, fmt.Errorf("array: length %d of an Array[%s] is negative: %w", n, t.Name, ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: length %d of an Array[%s] is negative", ErrInvalidArgument, n, t.Name)
 	}
 	size, err := payloadSize(n, t)
 	if err != nil {
-		return nil, fmt.Errorf("array: %v: %w", err, ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
 	}
-	o := collect(opts)
-	spec := segment.ObjectSpec{
+	h, err := typed.Create(typed.Spec{
 		Kind:        layout.KindArray,
-		PayloadSize: size,
-		Elem:        &t,
+		Elem:        t,
 		ElemCount:   uint64(n),
-	}
-	obj, err := segment.CreateObject(spec, o.Options, func(payload []byte) error {
-		r := (*record)(unsafe.Pointer(&payload[0]))
-		if locked {
-			r.flags = recordLocked
-			initLock(payload[lockOffset : lockOffset+lockSize])
-		}
-		if n > 0 {
-			copy(unsafe.Slice((*T)(unsafe.Pointer(&payload[dataOffset])), n), xs)
-		}
-		return nil
-	})
+		PayloadSize: size,
+		Locked:      locked,
+		Init: func(payload []byte) {
+			if n > 0 {
+				copy(unsafe.Slice((*T)(unsafe.Pointer(&payload[dataOffset])), n), xs)
+			}
+		},
+	}, collect(opts).Options)
 	if err != nil {
 		return nil, err
 	}
-	a, err := attach[T](obj)
+	a, err := attach[T](h, t)
 	if err != nil {
-		obj.Unlink()
-		obj.Close()
+		h.Obj.Unlink()
+		h.Close()
 		return nil, err
 	}
 	return a, nil
@@ -93,76 +86,80 @@ func create[T any](n int, xs []T, locked bool, opts []Option) (*Array[T], error)
 // Open opens the array called name, made by New, NewRaw or FromSlice in any
 // process; its length is the creator's. It fails with an error wrapping
 // fs.ErrNotExist if there is none, ErrKindMismatch if name is another kind
-// of object, ErrTypeMismatch (naming both types) if it holds another
-// element type than T, and ErrCorrupt if the file is damaged.
+// of object (the message says which), ErrTypeMismatch (naming both types)
+// if it holds another element type than T, and ErrCorrupt if the file is
+// damaged.
 func Open[T any](name string, opts ...Option) (*Array[T], error) {
-	t, err := layout.TypeOf[T]()
+	a, err := open[T](name, opts)
 	if err != nil {
-		return nil, fmt.Errorf("array: %w", err)
+		return nil, failf("Open "+name, err)
 	}
-	o := collect(opts)
-	obj, err := segment.OpenObject(name, layout.KindArray, &t, o.Open())
+	return a, nil
+}
+
+func open[T any](name string, opts []Option) (*Array[T], error) {
+	t, err := layout.TypeOf[T]()
 	if err != nil {
 		return nil, err
 	}
-	a, err := attach[T](obj)
+	h, err := typed.Open(name, layout.KindArray, t, collect(opts).Open())
 	if err != nil {
-		obj.Close()
+		return nil, err
+	}
+	a, err := attach[T](h, t)
+	if err != nil {
+		h.Close()
 		return nil, err
 	}
 	return a, nil
 }
 
-// attach checks obj's record and builds the Array over it.
-func attach[T any](obj *segment.Object) (*Array[T], error) {
-	t, _ := layout.TypeOf[T]()
-	rec, n, err := validate(obj.Payload, obj.Header.ElemCount, t)
+// attach checks the Array's part of the payload and builds the Array.
+func attach[T any](h *typed.Handle, t layout.TypeInfo) (*Array[T], error) {
+	obj := h.Obj
+	n, err := validate(obj.Payload, obj.Header.ElemCount, t)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: obj.Path(), Err: err}
 	}
-	a := &Array[T]{obj: obj, data: []T{}}
+	a := &Array[T]{h: h, data: []T{}}
 	if n > 0 {
 		a.data = unsafe.Slice((*T)(unsafe.Pointer(&obj.Payload[dataOffset])), n)
-	}
-	if atomic.LoadUint32(&rec.flags)&recordLocked != 0 {
-		if a.lk, err = attachLock(obj, lockOffset); err != nil {
-			return nil, &fs.PathError{Op: "open", Path: obj.Path(), Err: err}
-		}
 	}
 	return a, nil
 }
 
 // Name returns the array's name in /dev/shm, which any process can give to
 // Open.
-func (a *Array[T]) Name() string { return a.obj.Name }
+func (a *Array[T]) Name() string { return a.h.Obj.Name }
 
 // Len returns the number of elements, fixed at creation.
-func (a *Array[T]) Len() int { return int(a.obj.Header.ElemCount) }
+func (a *Array[T]) Len() int { return len(a.data) }
 
 // At returns element i. Like indexing a slice, it panics if i is out of
 // range, with a message giving i and the length (or saying the array is
 // closed).
 func (a *Array[T]) At(i int) T {
-	if uint(i) >= uint(len(a.data)) {
+	if uint(i) >= uint(len(a.data)) || a.h.Closed() {
 		a.outOfRange("At", i)
 	}
 	return a.data[i]
 }
 
 // Set sets element i to x. Like assigning to a slice element, it panics if
-// i is out of range, with a message giving i and the length.
+// i is out of range, with a message giving i and the length (or saying the
+// array is closed).
 func (a *Array[T]) Set(i int, x T) {
-	if uint(i) >= uint(len(a.data)) {
+	if uint(i) >= uint(len(a.data)) || a.h.Closed() {
 		a.outOfRange("Set", i)
 	}
 	a.data[i] = x
 }
 
 func (a *Array[T]) outOfRange(op string, i int) {
-	if a.closed.Load() {
-		panic(fmt.Sprintf("array: %s on closed Array %s", op, a.obj.Name))
+	if a.h.Closed() {
+		panic(a.fail(op, ErrClosed).Error())
 	}
-	panic(fmt.Sprintf("array %s: %s: index %d out of range with length %d", a.obj.Name, op, i, len(a.data)))
+	panic(a.fail(op, fmt.Errorf("index %d out of range with length %d", i, len(a.data))).Error())
 }
 
 // Slice returns the elements themselves as a []T: no copy, every write
@@ -171,8 +168,8 @@ func (a *Array[T]) outOfRange(op string, i int) {
 // say) are atomic across processes. It is valid until Close; its length
 // and capacity are Len(), so append copies out of shared memory.
 func (a *Array[T]) Slice() []T {
-	if a.closed.Load() {
-		panic("array: Slice on closed Array " + a.obj.Name)
+	if a.h.Closed() {
+		panic(a.fail("Slice", ErrClosed).Error())
 	}
 	return a.data
 }
@@ -197,24 +194,25 @@ func (a *Array[T]) All() iter.Seq2[int, T] {
 	}
 }
 
-// Close unmaps the array in this process and drops its hold on the file;
-// slices from Slice must not be used afterwards (they would fault). Other
-// processes that have it open keep using it; the creator's Close of an
-// array made without a Name also removes its name (see Lifetime). Close must not
-// run concurrently with other calls on a; using a afterwards panics. Close
-// is idempotent.
-func (a *Array[T]) Close() error {
-	if a.closed.Swap(true) {
-		return nil
-	}
-	a.data = nil
-	if a.lk != nil {
-		a.lk.Close()
-	}
-	return a.obj.Close()
-}
+// Close gives up this process's handle on the array: calls blocked on its
+// lock return ErrClosed (Close returns once they have), and later element
+// accesses panic, saying so. Slices from Slice are valid until Close, even
+// if a itself is dropped (an Array dropped without Close stays mapped until
+// the process exits), and must not be used after it; an access racing Close
+// never faults. Other processes that have
+// it open keep using it; the creator's Close of an array made without a
+// Name also removes its name (see Lifetime). Close is idempotent.
+func (a *Array[T]) Close() error { return a.fail("Close", a.h.Close()) }
 
 // Unlink removes the array's name: no process can Open it any more, while
 // those that have it open keep using it until they Close. It works before
 // or after Close.
-func (a *Array[T]) Unlink() error { return a.obj.Unlink() }
+func (a *Array[T]) Unlink() error { return a.fail("Unlink", a.h.Obj.Unlink()) }
+
+// fail is the error of op on a: "array: op of Array NAME: err".
+func (a *Array[T]) fail(op string, err error) error {
+	if err == nil {
+		return nil // and no message built: success paths call this too
+	}
+	return failf(op+" of Array "+a.h.Obj.Name, err)
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -242,9 +243,9 @@ func TestOutOfRangePanicsWithIndexAndLength(t *testing.T) {
 		f    func()
 		want string
 	}{
-		{"At(5)", func() { a.At(5) }, "At: index 5 out of range with length 5"},
-		{"At(-1)", func() { a.At(-1) }, "At: index -1 out of range with length 5"},
-		{"Set(7)", func() { a.Set(7, 1) }, "Set: index 7 out of range with length 5"},
+		{"At(5)", func() { a.At(5) }, "array: At of Array " + a.Name() + ": index 5 out of range with length 5"},
+		{"At(-1)", func() { a.At(-1) }, "array: At of Array " + a.Name() + ": index -1 out of range with length 5"},
+		{"Set(7)", func() { a.Set(7, 1) }, "array: Set of Array " + a.Name() + ": index 7 out of range with length 5"},
 	} {
 		func() {
 			defer func() {
@@ -327,7 +328,7 @@ func TestClosedArraySaysSo(t *testing.T) {
 	for name, f := range map[string]func(){"At": func() { a.At(0) }, "Set": func() { a.Set(0, 1) }, "Slice": func() { a.Slice() }} {
 		func() {
 			defer func() {
-				if s := fmt.Sprint(recover()); !strings.Contains(s, name+" on closed Array") {
+				if s := fmt.Sprint(recover()); !strings.Contains(s, "array: "+name+" of Array "+a.Name()+": object closed") {
 					t.Errorf("%s after Close: recovered %q", name, s)
 				}
 			}()
@@ -366,4 +367,79 @@ func init() {
 		}
 		return nil
 	})
+}
+
+// The array's lock is an RLock, as Python's get_lock() is by default: the
+// goroutine holding it may take it again (a helper that locks, called
+// inside a critical section), other goroutines wait. Before it was a plain
+// Lock, and the nested Lock waited for ever.
+func TestArrayLockIsReentrantForItsHolder(t *testing.T) {
+	proctest.CheckShm(t)
+	a, err := array.New[int64](4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { a.Close(); a.Unlink() }()
+	incr := func(i int) { // locks on its own, as a helper would
+		l := a.Lock()
+		l.Lock()
+		defer l.Unlock()
+		a.Set(i, a.At(i)+1)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		l := a.Lock()
+		l.Lock()
+		incr(0)
+		incr(1)
+		if d := l.Depth(); d != 1 {
+			t.Errorf("depth inside = %d, want 1", d)
+		}
+		l.Unlock()
+	}()
+	select {
+	case <-done:
+	case <-proctest.Context(t).Done():
+		t.Fatal("a nested Lock of the array's lock waited for its own holder")
+	}
+	if a.At(0) != 1 || a.At(1) != 1 {
+		t.Fatalf("elements %v", a.Slice())
+	}
+	other := make(chan bool)
+	a.Lock().Lock()
+	go func() { other <- a.Lock().TryLock() }()
+	if <-other {
+		t.Fatal("another goroutine took the lock its holder holds")
+	}
+	a.Lock().Unlock()
+}
+
+// Slice is valid until Close even when the program keeps only the slice
+// (the usual parallel pattern: s := a.Slice(), then work on s). Before,
+// the garbage collector could release and unmap an Array nobody referred
+// to under the slice still in use.
+func TestSliceOutlivesTheArrayValueUntilClose(t *testing.T) {
+	proctest.CheckShm(t)
+	a, err := array.New[int64](1 << 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := a.Name()
+	s := a.Slice()
+	b, err := array.Open[int64](name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { b.Close(); b.Unlink() }()
+	a = nil // dropped without Close: it stays mapped until this process exits
+	for range 3 {
+		runtime.GC()
+	}
+	for i := range s { // a fault here is the bug
+		s[i] = int64(i)
+	}
+	if b.At(100) != 100 {
+		t.Fatal("the writes through the kept slice did not reach the array")
+	}
 }

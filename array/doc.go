@@ -32,6 +32,10 @@
 //	a.Set(i, a.At(i)+1)
 //	l.Unlock()
 //
+// The lock is an RLock, as Python's get_lock() is by default: the
+// goroutine that holds it may lock it again (a helper that locks, called
+// inside a critical section); any other goroutine waits.
+//
 // Processes that split the indices between them (the usual parallel
 // pattern) need no lock at all.
 //
@@ -52,7 +56,8 @@
 // # Caveats
 //
 //   - The length is fixed at creation; Open gets the creator's length.
-//   - Close unmaps the array: slices from Slice must not be used
-//     afterwards, and Close must come after every other use in this
-//     process.
+//   - After Close, element accesses panic, saying so, and slices from
+//     Slice must not be used. Until Close they are valid even if the Array
+//     itself is dropped (an Array dropped without Close stays mapped until
+//     the process exits).
 package array

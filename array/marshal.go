@@ -13,24 +13,24 @@ import (
 
 // MarshalText returns the array's name.
 func (a *Array[T]) MarshalText() ([]byte, error) {
-	if a.obj == nil {
-		return nil, errors.New("array: MarshalText of an Array that was never opened")
+	if a.h == nil {
+		return nil, failf("MarshalText", errors.New("an Array that was never opened"))
 	}
-	return []byte(a.obj.Name), nil
+	return []byte(a.h.Obj.Name), nil
 }
 
 // UnmarshalText opens the array named text (as Open[T] does, refusing
 // another element type) into a, which must be a zero Array. The receiver
 // owns the opened handle: Close it when done.
 func (a *Array[T]) UnmarshalText(text []byte) error {
-	if a.obj != nil {
-		return fmt.Errorf("array: UnmarshalText into Array %s, which is already open", a.obj.Name)
+	if a.h != nil {
+		return a.fail("UnmarshalText into", fmt.Errorf("%w: it is open already", ErrInvalidArgument))
 	}
 	b, err := Open[T](string(text))
 	if err != nil {
 		return err
 	}
-	a.obj, a.data, a.lk = b.obj, b.data, b.lk
+	*a = *b
 	return nil
 }
 

@@ -77,6 +77,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/multiproc/multiproc/internal/identify"
 	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/robust"
 	"github.com/multiproc/multiproc/internal/segment"
@@ -204,10 +205,10 @@ var barrierGates wait.Registry[wait.Gate]
 func New(parties int, opts ...Option) (*Barrier, error) {
 	o := collect(opts)
 	if parties < 1 || parties > MaxParties {
-		return nil, fmt.Errorf("%w: parties %d: must be between 1 and %d", ErrInvalidArgument, parties, MaxParties)
+		return nil, failf("New", fmt.Errorf("%w: parties %d: must be between 1 and %d", ErrInvalidArgument, parties, MaxParties))
 	}
 	if o.hasTimeout && o.timeout <= 0 {
-		return nil, fmt.Errorf("%w: Timeout(%v): must be positive", ErrInvalidArgument, o.timeout)
+		return nil, failf("New", fmt.Errorf("%w: Timeout(%v): must be positive", ErrInvalidArgument, o.timeout))
 	}
 	obj, err := segment.CreateObject(segment.ObjectSpec{Kind: layout.KindBarrier, PayloadSize: sharedSize + 8*parties}, o.Options, func(p []byte) error {
 		sh := (*shared)(unsafe.Pointer(&p[0]))
@@ -219,7 +220,7 @@ func New(parties int, opts ...Option) (*Barrier, error) {
 		return nil // the rest zero: unlocked, filling, empty slots
 	})
 	if err != nil {
-		return nil, err
+		return nil, failf("New", err)
 	}
 	return attach(obj, o, fixed{parties: parties, timeout: o.timeout}), nil
 }
@@ -230,24 +231,33 @@ func New(parties int, opts ...Option) (*Barrier, error) {
 // an error wrapping fs.ErrNotExist; another kind of object,
 // ErrKindMismatch; a damaged file or impossible sizes, ErrCorrupt.
 func Open(name string, opts ...Option) (*Barrier, error) {
-	o := collect(opts)
-	if o.hasTimeout && o.timeout <= 0 {
-		return nil, fmt.Errorf("%w: Timeout(%v): must be positive", ErrInvalidArgument, o.timeout)
+	b := new(Barrier)
+	if err := b.open(name, collect(opts)); err != nil {
+		return nil, failf("Open "+name, err)
 	}
-	obj, err := segment.OpenObject(name, layout.KindBarrier, nil, o.Open())
+	return b, nil
+}
+
+// open makes b, a zero Barrier, a handle on the barrier name.
+func (b *Barrier) open(name string, o options) error {
+	if o.hasTimeout && o.timeout <= 0 {
+		return fmt.Errorf("%w: Timeout(%v): must be positive", ErrInvalidArgument, o.timeout)
+	}
+	obj, err := identify.OpenObject(name, layout.KindBarrier, nil, o.Open())
 	if err != nil {
-		return nil, err
+		return err
 	}
 	f, err := validate(obj)
 	if err != nil {
 		obj.Close()
-		return nil, &fs.PathError{Op: "open", Path: obj.Path(), Err: err}
+		return &fs.PathError{Op: "open", Path: obj.Path(), Err: err}
 	}
 	if o.action != nil {
 		sh := (*shared)(unsafe.Pointer(&obj.Payload[0]))
 		atomic.OrUint32(&sh.flags, flagAction)
 	}
-	return attach(obj, o, f), nil
+	b.init(obj, o, f)
+	return nil
 }
 
 // fixed holds the facts of a barrier that never change after creation,
@@ -297,26 +307,25 @@ func checkPayload(p []byte) (int, error) {
 // attach builds the handle from facts already validated (never re-read
 // from the shared bytes, which another process could have changed since).
 func attach(obj *segment.Object, o options, f fixed) *Barrier {
+	b := new(Barrier)
+	b.init(obj, o, f)
+	return b
+}
+
+// init makes b, a zero Barrier, the handle (see attach).
+func (b *Barrier) init(obj *segment.Object, o options, f fixed) {
 	p := unsafe.Pointer(&obj.Payload[0]) // page start + 128: 64-byte aligned
-	sh := (*shared)(p)
-	parties := f.parties
-	timeout := f.timeout
+	b.obj, b.sh = obj, (*shared)(p)
+	b.parties = f.parties
+	b.slots = unsafe.Slice((*uint64)(unsafe.Add(p, sharedSize)), f.parties)
+	b.action, b.timeout = o.action, f.timeout
 	if o.hasTimeout {
-		timeout = o.timeout
+		b.timeout = o.timeout
 	}
-	b := &Barrier{
-		obj:     obj,
-		sh:      sh,
-		slots:   unsafe.Slice((*uint64)(unsafe.Add(p, sharedSize)), parties),
-		parties: parties,
-		action:  o.action,
-		timeout: timeout,
-		me:      robust.SelfID(),
-		gate:    barrierGates.Get(wait.Key{Dev: obj.Dev, Ino: obj.Ino}),
-	}
+	b.me = robust.SelfID()
+	b.gate = barrierGates.Get(wait.Key{Dev: obj.Dev, Ino: obj.Ino})
 	b.life.Init()
 	b.mu = robust.Attach(obj.File, layout.HeaderSize, &b.life)
-	return b
 }
 
 // Name returns the barrier's name, for Open in another process.
@@ -334,9 +343,17 @@ func (b *Barrier) Close() error {
 	if !b.life.Close(b.kick) {
 		return nil
 	}
-	return b.obj.Close()
+	return b.fail("Close", b.obj.Close())
 }
 
 // Unlink removes the barrier's name so no other process can open it;
 // handles already open keep working until closed.
-func (b *Barrier) Unlink() error { return b.obj.Unlink() }
+func (b *Barrier) Unlink() error { return b.fail("Unlink", b.obj.Unlink()) }
+
+// fail is the error of op on b: "barrier: op on Barrier NAME: err".
+func (b *Barrier) fail(op string, err error) error {
+	if err == nil {
+		return nil // and no message built: success paths call this too
+	}
+	return failf(op+" on Barrier "+b.obj.Name, err)
+}

@@ -127,6 +127,9 @@ func TestLastPartySucceedsEvenWithExpiredContext(t *testing.T) {
 }
 
 func TestCancelReturnsPromptlyAndBreaksTheBarrier(t *testing.T) {
+	// Waits sleep an hour between looks: returning at all proves the
+	// deadline or the cancel ended the wait, with no timing claim.
+	defer sem.SetPollInterval(sem.SetPollInterval(time.Hour))
 	proctest.CheckShm(t)
 	b := newBarrier(t, 3)
 	other := make(chan error, 1)
@@ -142,9 +145,7 @@ func TestCancelReturnsPromptlyAndBreaksTheBarrier(t *testing.T) {
 	if !errors.Is(err, barrier.ErrBroken) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled Wait = %v, want ErrBroken and Canceled", err)
 	}
-	if d := time.Since(start); d > 100*time.Millisecond {
-		t.Errorf("cancelled Wait took %v", d)
-	}
+	t.Logf("cancelled Wait took %v", time.Since(start)) // how fast is a benchmark's claim, not a test's
 	if err := <-other; !errors.Is(err, barrier.ErrBroken) || errors.Is(err, context.Canceled) {
 		t.Fatalf("other waiter = %v, want ErrBroken (not its own cancel)", err)
 	}
@@ -152,6 +153,9 @@ func TestCancelReturnsPromptlyAndBreaksTheBarrier(t *testing.T) {
 }
 
 func TestDeadlineReturnsPromptly(t *testing.T) {
+	// Waits sleep an hour between looks: returning at all proves the
+	// deadline or the cancel ended the wait, with no timing claim.
+	defer sem.SetPollInterval(sem.SetPollInterval(time.Hour))
 	proctest.CheckShm(t)
 	b := newBarrier(t, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -164,9 +168,7 @@ func TestDeadlineReturnsPromptly(t *testing.T) {
 	if dl, _ := ctx.Deadline(); time.Now().Before(dl) {
 		t.Errorf("returned %v before the deadline", time.Until(dl))
 	}
-	if d := time.Since(start); d > 500*time.Millisecond {
-		t.Errorf("50ms deadline returned after %v", d)
-	}
+	t.Logf("50ms deadline returned after %v", time.Since(start)) // how fast is a benchmark's claim, not a test's
 	resetAndRunOneCycle(t, b)
 }
 

@@ -23,6 +23,11 @@ import (
 // for the barrier's internal lock, Wait returns ctx.Err() without having
 // joined or broken anything.
 func (b *Barrier) Wait(ctx context.Context) (int, error) {
+	idx, err := b.wait(ctx)
+	return idx, b.fail("Wait", err)
+}
+
+func (b *Barrier) wait(ctx context.Context) (int, error) {
 	if b.life.Closed() {
 		return -1, ErrClosed
 	}
@@ -205,11 +210,11 @@ func (b *Barrier) Abort() error { return b.AbortContext(context.Background()) }
 // if ctx ends before the barrier's internal lock is taken.
 func (b *Barrier) AbortContext(ctx context.Context) error {
 	if b.life.Closed() {
-		return ErrClosed
+		return b.fail("Abort", ErrClosed)
 	}
 	var s section
 	if err := b.lock(ctx, &s); err != nil {
-		return err
+		return b.fail("Abort", err)
 	}
 	b.breakLocked(&s, reasonAbort)
 	b.unlock(&s)
@@ -226,11 +231,11 @@ func (b *Barrier) Reset() error { return b.ResetContext(context.Background()) }
 // if ctx ends before the barrier's internal lock is taken.
 func (b *Barrier) ResetContext(ctx context.Context) error {
 	if b.life.Closed() {
-		return ErrClosed
+		return b.fail("Reset", ErrClosed)
 	}
 	var s section
 	if err := b.lock(ctx, &s); err != nil {
-		return err
+		return b.fail("Reset", err)
 	}
 	if atomic.LoadUint32(&b.sh.count) > 0 {
 		if ph := b.phase(); ph != phaseDraining {

@@ -181,10 +181,70 @@ func TestCloseEndsWaitsInProgress(t *testing.T) {
 					if !k.wants(err) {
 						t.Fatalf("wait ended by Close = %v", err)
 					}
-				case <-time.After(10 * time.Second):
+				case <-proctest.Context(t).Done():
 					t.Fatal("a wait outlived the Close of its handle")
 				}
 			}
 		})
+	}
+}
+
+// A goroutine inside its critical section when another goroutine closes
+// the handle finishes normally: its Unlock (or Release) still frees the
+// lock, so other processes are not kept waiting until this one exits.
+// Before, Unlock after Close panicked and left the lock held.
+func TestUnlockAfterCloseReleasesTheLock(t *testing.T) {
+	proctest.CheckShm(t)
+	type locker interface {
+		Lock()
+		Unlock()
+		TryLock() bool
+		Release() error
+		Close() error
+		Unlink() error
+		Name() string
+	}
+	kinds := map[string]struct{ make, open func(string) (locker, error) }{
+		"Lock": {
+			func(string) (locker, error) { return sem.NewLock() },
+			func(n string) (locker, error) { return sem.OpenLock(n) },
+		},
+		"RLock": {
+			func(string) (locker, error) { return sem.NewRLock() },
+			func(n string) (locker, error) { return sem.OpenRLock(n) },
+		},
+	}
+	for kind, k := range kinds {
+		for _, how := range []string{"Unlock", "Release"} {
+			t.Run(kind+"/"+how, func(t *testing.T) {
+				l, err := k.make("")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer l.Unlink()
+				other, err := k.open(l.Name())
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer other.Close()
+				l.Lock()
+				if err := l.Close(); err != nil {
+					t.Fatal(err)
+				}
+				if how == "Unlock" {
+					l.Unlock()
+				} else if err := l.Release(); err != nil {
+					t.Fatalf("Release after Close: %v", err)
+				}
+				if !other.TryLock() {
+					t.Fatalf("%s after Close left the lock held", how)
+				}
+				other.Unlock()
+				// Not held any more: the closed handle says it is closed.
+				if err := l.Release(); !errors.Is(err, sem.ErrClosed) {
+					t.Fatalf("a second Release after Close = %v, want ErrClosed", err)
+				}
+			})
+		}
 	}
 }

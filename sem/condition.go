@@ -114,17 +114,17 @@ func (l *Lock) handle() *lockHandle { return &l.h }
 func (l *Lock) held() bool { return !l.h.closed() && l.h.m().HeldByUs() }
 
 func (l *Lock) release() (int64, error) {
-	if err := l.h.checkOpen("Lock"); err != nil {
+	if err := l.h.checkOpen("Wait"); err != nil {
 		return 0, err
 	}
 	if err := l.h.m().Unlock(); err != nil {
-		return 0, l.h.unlockError("Lock", err)
+		return 0, l.h.unlockError("Wait", err)
 	}
 	return 1, nil
 }
 
 func (l *Lock) reacquire(int64) error {
-	return l.h.lockError("Lock", l.h.m().Lock(context.Background()))
+	return l.h.fail("Wait", l.h.m().Lock(context.Background()))
 }
 
 func (r *RLock) handle() *lockHandle { return &r.h }
@@ -132,23 +132,23 @@ func (r *RLock) handle() *lockHandle { return &r.h }
 func (r *RLock) held() bool { return !r.h.closed() && r.owned() }
 
 func (r *RLock) release() (int64, error) {
-	if err := r.h.checkOpen("RLock"); err != nil {
+	if err := r.h.checkOpen("Wait"); err != nil {
 		return 0, err
 	}
 	if !r.owned() {
-		return 0, r.h.unlockError("RLock", robust.ErrNotOwner)
+		return 0, r.h.unlockError("Wait", robust.ErrNotOwner)
 	}
-	depth := r.loc.Depth.Load()
-	return depth, r.releaseAll()
+	depth := r.loc.Depth
+	return depth, r.releaseAll("Wait")
 }
 
 func (r *RLock) reacquire(depth int64) error {
 	err := r.h.m().Lock(context.Background())
 	if err == nil || err == robust.ErrOwnerDead {
 		r.took()
-		r.loc.Depth.Store(depth)
+		r.loc.Depth = depth
 	}
-	return r.h.lockError("RLock", err)
+	return r.h.fail("Wait", err)
 }
 
 // NewCondition creates a Condition on lock, a *Lock or an *RLock (Python's
@@ -169,10 +169,10 @@ func NewCondition(lock sync.Locker, opts ...Option) (*Condition, error) {
 			l = lk
 		}
 	default:
-		return nil, fmt.Errorf("%w: NewCondition: a lock of type %T; want *sem.Lock, *sem.RLock or nil", ErrInvalidArgument, lock)
+		return nil, failf("NewCondition", fmt.Errorf("%w: a lock of type %T; want *sem.Lock, *sem.RLock or nil", ErrInvalidArgument, lock))
 	}
 	if l != nil {
-		if err := l.handle().checkOpen("Lock"); err != nil {
+		if err := l.handle().checkOpen("NewCondition on"); err != nil {
 			return nil, err
 		}
 	}
@@ -194,11 +194,11 @@ func NewCondition(lock sync.Locker, opts ...Option) (*Condition, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, failf("NewCondition", err)
 	}
 	c := newCondition(obj, condSlots)
 	if l == nil {
-		l = newRLock(func(h *lockHandle) { h.initBorrowed(obj.File, layout.KindCondition, layout.HeaderSize) })
+		l = newRLock(func(h *lockHandle) { h.initBorrowed("RLock", obj.File, layout.KindCondition, layout.HeaderSize) })
 		c.ownsLock = true
 	}
 	c.l = l
@@ -208,16 +208,19 @@ func NewCondition(lock sync.Locker, opts ...Option) (*Condition, error) {
 // newCondition makes the handle on obj, whose payload holds nslots slots
 // (validated).
 func newCondition(obj *segment.Object, nslots int) *Condition {
-	p := unsafe.Pointer(&obj.Payload[0]) // page start + 128: 64-byte aligned
-	c := &Condition{
-		obj:   obj,
-		c:     (*condLayout)(p),
-		slots: unsafe.Slice((*condSlot)(unsafe.Add(p, condFixed)), nslots),
-		loc:   condLocals.Get(wait.Key{Dev: obj.Dev, Ino: obj.Ino}),
-		me:    selfIdentity(),
-	}
-	c.life.Init()
+	c := new(Condition)
+	c.init(obj, nslots)
 	return c
+}
+
+// init makes c, a zero Condition, the handle on obj (its lock aside).
+func (c *Condition) init(obj *segment.Object, nslots int) {
+	p := unsafe.Pointer(&obj.Payload[0]) // page start + 128: 64-byte aligned
+	c.obj, c.c = obj, (*condLayout)(p)
+	c.slots = unsafe.Slice((*condSlot)(unsafe.Add(p, condFixed)), nslots)
+	c.loc = condLocals.Get(wait.Key{Dev: obj.Dev, Ino: obj.Ino})
+	c.me = selfIdentity()
+	c.life.Init()
 }
 
 // OpenCondition opens the Condition called name and the lock it uses. A
@@ -225,25 +228,34 @@ func newCondition(obj *segment.Object, nslots int) *Condition {
 // wraps ErrKindMismatch; a damaged file, or one naming an impossible lock,
 // wraps ErrCorrupt.
 func OpenCondition(name string, opts ...Option) (*Condition, error) {
-	o := collect(opts)
+	c := new(Condition)
+	if err := c.open(name, collect(opts)); err != nil {
+		return nil, failf("OpenCondition "+name, err)
+	}
+	return c, nil
+}
+
+// open makes c, a zero Condition, a handle on the Condition name and its
+// lock.
+func (c *Condition) open(name string, o options) error {
 	obj, err := openObject(name, layout.KindCondition, condFixed, o)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// The slot count is read once and checked against the file; the
 	// handle keeps this value, never a second read (foreign bytes).
 	n := atomic.LoadUint32(&(*condLayout)(unsafe.Pointer(&obj.Payload[0])).slots)
 	if n == 0 || n > 1<<16 || uint64(len(obj.Payload)) < condFixed+uint64(n)*uint64(condSlotSize) {
 		obj.Close()
-		return nil, &fs.PathError{Op: "open", Path: obj.Path(), Err: fmt.Errorf("%w: Condition of %d waiter slots in a %d-byte payload", ErrCorrupt, n, len(obj.Payload))}
+		return &fs.PathError{Op: "open", Path: obj.Path(), Err: fmt.Errorf("%w: Condition of %d waiter slots in a %d-byte payload", ErrCorrupt, n, len(obj.Payload))}
 	}
-	c := newCondition(obj, int(n))
+	c.init(obj, int(n))
 	c.ownsLock = true
 	if err := c.openLock(o); err != nil {
 		obj.Close()
-		return nil, err
+		return err
 	}
-	return c, nil
+	return nil
 }
 
 // openLock opens the lock the condition's file names, validating every
@@ -254,7 +266,7 @@ func (c *Condition) openLock(o options) error {
 	}
 	flavor := atomic.LoadUint32(&c.c.flavor)
 	if flavor == condOwnRLock {
-		c.l = newRLock(func(h *lockHandle) { h.initBorrowed(c.obj.File, layout.KindCondition, layout.HeaderSize) })
+		c.l = newRLock(func(h *lockHandle) { h.initBorrowed("RLock", c.obj.File, layout.KindCondition, layout.HeaderSize) })
 		return nil
 	}
 	if flavor != condLock && flavor != condRLock {
@@ -278,14 +290,18 @@ func (c *Condition) openLock(o options) error {
 	}
 	lobj, err := segment.OpenObject(lockName, kind, nil, o.Open())
 	if err != nil {
-		return fmt.Errorf("sem: Condition %s: opening its lock: %w", c.obj.Name, err)
+		return fmt.Errorf("opening its lock: %w", err)
 	}
 	if off+robust.RecordSize > uint64(lobj.Size()) {
 		lobj.Close()
 		return corrupt("lock record at offset %d outside the %d-byte %s %s", off, lobj.Size(), kind, lockName)
 	}
 	init := func(h *lockHandle) {
-		h.initBorrowed(lobj.File, kind, int(off))
+		what := "Lock"
+		if flavor == condRLock {
+			what = "RLock"
+		}
+		h.initBorrowed(what, lobj.File, kind, int(off))
 		if kind == layout.KindLock || kind == layout.KindRLock {
 			h.obj = lobj // its own object: Unlink works on it
 		}
@@ -338,9 +354,17 @@ func (c *Condition) Close() error {
 	if cerr := c.obj.Close(); err == nil {
 		err = cerr
 	}
-	return err
+	return c.fail("Close", err)
 }
 
 // Unlink removes c's name (its own RLock goes with it; a lock passed to
 // NewCondition does not). Processes that have it open keep using it.
-func (c *Condition) Unlink() error { return c.obj.Unlink() }
+func (c *Condition) Unlink() error { return c.fail("Unlink", c.obj.Unlink()) }
+
+// fail is the error of op on c: "sem: op on Condition NAME: err".
+func (c *Condition) fail(op string, err error) error {
+	if err == nil {
+		return nil // and no message built: success paths call this too
+	}
+	return failf(op+" on Condition "+c.obj.Name, err)
+}

@@ -112,7 +112,7 @@ func roleCondPoke(args []string) error {
 		return err
 	}
 	defer seg.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := proctest.ChildContext() // the test's deadline
 	defer cancel()
 	if err := c.LockContext(ctx); err != nil {
 		return err
@@ -221,7 +221,7 @@ func TestConditionWaitReleasesEveryRLockLevel(t *testing.T) {
 			c.Lock()
 			c.Lock()
 			child := proctest.Start(t, "cond-poke", c.Name(), seg.Name())
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			ctx, cancel := context.WithCancel(proctest.Context(t))
 			defer cancel()
 			if err := c.WaitFor(ctx, func() bool { return rg.tail == 1 }); err != nil {
 				t.Fatal(err)
@@ -240,6 +240,9 @@ func TestConditionWaitReleasesEveryRLockLevel(t *testing.T) {
 }
 
 func TestConditionWaitTimeoutAndCancel(t *testing.T) {
+	// Waits sleep an hour between looks: returning at all proves the
+	// deadline or the cancel ended the wait, with no timing claim.
+	defer sem.SetPollInterval(sem.SetPollInterval(time.Hour))
 	for _, flavor := range condFlavors {
 		t.Run(flavor, func(t *testing.T) {
 			proctest.CheckShm(t)
@@ -260,9 +263,7 @@ func TestConditionWaitTimeoutAndCancel(t *testing.T) {
 			if err := c.Wait(ctx); err != context.DeadlineExceeded {
 				t.Fatalf("Wait past its deadline = %v", err)
 			}
-			if d := time.Since(start); d > time.Second {
-				t.Errorf("deadline honoured after %v", d)
-			}
+			t.Logf("deadline honoured after %v", time.Since(start)) // how fast is a benchmark's claim, not a test's
 			if st := state(); !st.Locked || st.Owner != os.Getpid() {
 				t.Fatalf("lock not held after a timed-out Wait: %+v", st)
 			}
@@ -282,9 +283,7 @@ func TestConditionWaitTimeoutAndCancel(t *testing.T) {
 			if err := <-done; err != context.Canceled {
 				t.Fatalf("cancelled Wait = %v", err)
 			}
-			if d := time.Since(start); d > time.Second {
-				t.Errorf("cancel honoured after %v", d)
-			}
+			t.Logf("cancel honoured after %v", time.Since(start)) // how fast is a benchmark's claim, not a test's
 			if w := c.Waiters(); w != 0 {
 				t.Fatalf("%d waiters left", w)
 			}
@@ -295,7 +294,7 @@ func TestConditionWaitTimeoutAndCancel(t *testing.T) {
 				c.NotifyAll()
 				c.Unlock()
 			}()
-			ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+			ctx, cancel = context.WithCancel(proctest.Context(t))
 			defer cancel()
 			if err := c.Wait(ctx); err != nil {
 				t.Fatalf("Wait after the cancelled ones: %v", err)

@@ -117,11 +117,11 @@ func selfIdentity() uint64 { return robust.SelfID() }
 // briefly, and a caller that gets ctx.Err() holds the lock as it expects.
 func (c *Condition) Wait(ctx context.Context) error {
 	if c.life.Closed() {
-		return fmt.Errorf("sem: Wait on Condition %s: %w", c.obj.Name, ErrClosed)
+		return c.fail("Wait", ErrClosed)
 	}
 	defer runtime.KeepAlive(c)
 	if !c.l.held() {
-		return fmt.Errorf("sem: Wait on Condition %s without holding its lock: %w", c.obj.Name, ErrNotOwner)
+		return failf("Wait on Condition "+c.obj.Name+" without holding its lock", ErrNotOwner)
 	}
 	slot, err := c.register()
 	if err != nil {
@@ -136,7 +136,7 @@ func (c *Condition) Wait(ctx context.Context) error {
 	if err := c.l.reacquire(depth); err != nil {
 		return err
 	}
-	return werr
+	return c.fail("Wait", werr)
 }
 
 // register adds the calling goroutine to its process's slot (with the
@@ -173,7 +173,7 @@ func (c *Condition) ourSlot() (*condSlot, error) {
 		if try < 0 {
 			try = c.reclaimDead()
 			if try < 0 {
-				return nil, fmt.Errorf("sem: Wait on Condition %s: %w: all %d waiter slots are in use by live processes", c.obj.Name, ErrInvalidArgument, len(c.slots))
+				return nil, c.fail("Wait", fmt.Errorf("%w: all %d waiter slots are in use by live processes", ErrInvalidArgument, len(c.slots)))
 			}
 		}
 		if atomic.CompareAndSwapUint64(&c.slots[try].owner, 0, c.me) {

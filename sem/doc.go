@@ -17,6 +17,36 @@
 // in another process: the name is all a worker needs. Each object has Name
 // and Close; Unlink removes the name.
 //
+// # Names
+//
+// An Open* function takes the name as its New* reported it in Name(),
+// with or without a leading slash, and as `multiproc ls` prints it: a
+// semaphore's file is sem.NAME (glibc's naming), so OpenSemaphore("x"),
+// OpenSemaphore("/x") and OpenSemaphore("sem.x") all open semaphore x.
+// Names starting with "sem." are therefore refused for every New*
+// (ErrInvalidName): a Lock called sem.x would open as a semaphore's file.
+// Opening an object as another kind says what it is ("jobs is a
+// Semaphore, not a Lock", "frames is a raw segment, not an Event"), with
+// ErrKindMismatch.
+//
+// # Closing handles
+//
+// Close follows one contract for every handle: calls blocked on the handle
+// return ErrClosed and Close returns once they have; later calls return
+// ErrClosed (or, for Lock, which returns no error, panic saying so); a call
+// racing Close completes or fails that way and never touches unmapped
+// memory (the mapping goes when the handle is unreachable). A lock held
+// through a handle stays held by Close: Unlock and Release still release
+// it, so a goroutine in its critical section when another closes the
+// handle finishes normally.
+//
+// # Errors
+//
+// Errors name the package, the operation and the object ("sem: LockContext
+// of Lock jobs: object closed") and wrap the sentinels below, which are the
+// same values in every multiproc package: value.ErrOwnerDead is
+// ErrOwnerDead, barrier.ErrClosed is ErrClosed.
+//
 // Blocking calls take a context.Context (LockContext, Wait, Acquire): a
 // cancelled or expired context returns ctx.Err() promptly and leaves the
 // object as it was. Each has a Try form that never blocks.

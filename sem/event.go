@@ -57,7 +57,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"io/fs"
 	"runtime"
 	"sync/atomic"
 	"unsafe"
@@ -115,7 +114,7 @@ func NewEvent(opts ...Option) (*Event, error) {
 	o := collect(opts)
 	obj, err := segment.CreateObject(segment.ObjectSpec{Kind: layout.KindEvent, PayloadSize: eventSize}, o.Options, nil) // all zero: clear, generation 0, no sleepers
 	if err != nil {
-		return nil, err
+		return nil, failf("NewEvent", err)
 	}
 	return newEvent(obj), nil
 }
@@ -125,27 +124,25 @@ func NewEvent(opts ...Option) (*Event, error) {
 // object, ErrKindMismatch; a damaged file, ErrCorrupt.
 func OpenEvent(name string, opts ...Option) (*Event, error) {
 	o := collect(opts)
-	obj, err := segment.OpenObject(name, layout.KindEvent, nil, o.Open())
+	obj, err := openObject(name, layout.KindEvent, eventSize, o)
 	if err != nil {
-		return nil, err
-	}
-	if obj.Header.PayloadSize < uint64(eventSize) {
-		obj.Close()
-		return nil, &fs.PathError{Op: "open", Path: obj.Path(), Err: fmt.Errorf("%w: Event payload of %d bytes, want %d", ErrCorrupt, obj.Header.PayloadSize, eventSize)}
+		return nil, failf("OpenEvent "+name, err)
 	}
 	return newEvent(obj), nil
 }
 
 func newEvent(obj *segment.Object) *Event {
-	sh := (*eventShared)(unsafe.Pointer(&obj.Payload[0])) // page start + 128: aligned
-	e := &Event{
-		obj:      obj,
-		word:     &sh.word,
-		sleepers: &sh.sleepers,
-		gate:     eventGates.Get(wait.Key{Dev: obj.Dev, Ino: obj.Ino}),
-	}
-	e.life.Init()
+	e := new(Event)
+	e.init(obj)
 	return e
+}
+
+// init makes e, a zero Event, the handle on obj.
+func (e *Event) init(obj *segment.Object) {
+	sh := (*eventShared)(unsafe.Pointer(&obj.Payload[0])) // page start + 128: aligned
+	e.obj, e.word, e.sleepers = obj, &sh.word, &sh.sleepers
+	e.gate = eventGates.Get(wait.Key{Dev: obj.Dev, Ino: obj.Ino})
+	e.life.Init()
 }
 
 // eventGates holds each Event's gate in this process.
@@ -265,14 +262,17 @@ func (e *Event) waitErr(err error) error {
 	if err == wait.ErrClosed {
 		return e.errClosed("Wait")
 	}
-	if err == context.Canceled || err == context.DeadlineExceeded {
-		return err
-	}
-	return fmt.Errorf("sem: Wait on Event %s: %w", e.obj.Name, err)
+	return e.fail("Wait", err)
 }
 
-func (e *Event) errClosed(op string) error {
-	return fmt.Errorf("sem: %s of Event %s: %w", op, e.obj.Name, ErrClosed)
+func (e *Event) errClosed(op string) error { return e.fail(op, ErrClosed) }
+
+// fail is the error of op on e: "sem: op on Event NAME: err".
+func (e *Event) fail(op string, err error) error {
+	if err == nil {
+		return nil // and no message built: success paths call this too
+	}
+	return failf(op+" on Event "+e.obj.Name, err)
 }
 
 // EventState is a snapshot of an Event, for tools such as
@@ -330,9 +330,9 @@ func (e *Event) Close() error {
 	if !e.life.Close(func() { futex.WakeAll(e.word) }) {
 		return nil
 	}
-	return e.obj.Close()
+	return e.fail("Close", e.obj.Close())
 }
 
 // Unlink removes the Event's name so no other process can open it; handles
 // already open keep working until closed.
-func (e *Event) Unlink() error { return e.obj.Unlink() }
+func (e *Event) Unlink() error { return e.fail("Unlink", e.obj.Unlink()) }

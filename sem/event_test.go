@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -34,7 +35,7 @@ func eventWaitRole(args []string) error {
 	}
 	defer e.Close()
 	fmt.Println("waiting")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := proctest.ChildContext() // the test's deadline
 	defer cancel()
 	if err := e.Wait(ctx); err != nil {
 		return fmt.Errorf("wait: %w", err)
@@ -71,7 +72,7 @@ func eventPingPongRole(args []string) error {
 	}
 	defer seg.Close()
 	rounds, _ := strconv.Atoi(args[3])
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := proctest.ChildContext() // the test's deadline
 	defer cancel()
 	b := seg.Bytes()
 	for i := range rounds {
@@ -92,7 +93,7 @@ func eventPingPongRole(args []string) error {
 // eventEventually polls cond (a fact in shared memory) until it holds.
 func eventEventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline, _ := proctest.Context(t).Deadline() // the test's own
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting until %s", what)
@@ -216,6 +217,9 @@ func TestEventSetWithoutWaitersMakesNoSyscall(t *testing.T) {
 }
 
 func TestEventWaitTimeoutReturnsPromptlyAndLeavesEventUsable(t *testing.T) {
+	// Waits sleep an hour between looks: returning at all proves the
+	// deadline or the cancel ended the wait, with no timing claim.
+	defer sem.SetPollInterval(sem.SetPollInterval(time.Hour))
 	proctest.CheckShm(t)
 	e := newTestEvent(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
@@ -225,9 +229,7 @@ func TestEventWaitTimeoutReturnsPromptlyAndLeavesEventUsable(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Wait = %v, want DeadlineExceeded", err)
 	}
-	if d := time.Since(start); d > time.Second {
-		t.Fatalf("Wait with a 100ms deadline took %v", d)
-	}
+	t.Logf("Wait with a 100ms deadline took %v", time.Since(start)) // how fast is a benchmark's claim, not a test's
 	if n := sem.EventSleepers(e); n != 0 {
 		t.Fatalf("timed-out Wait left %d sleepers", n)
 	}
@@ -238,6 +240,9 @@ func TestEventWaitTimeoutReturnsPromptlyAndLeavesEventUsable(t *testing.T) {
 }
 
 func TestEventWaitCancelReturnsPromptly(t *testing.T) {
+	// Waits sleep an hour between looks: returning at all proves the
+	// deadline or the cancel ended the wait, with no timing claim.
+	defer sem.SetPollInterval(sem.SetPollInterval(time.Hour))
 	proctest.CheckShm(t)
 	e := newTestEvent(t)
 	for range 20 { // the cancel lands at different points of the sleep
@@ -252,12 +257,10 @@ func TestEventWaitCancelReturnsPromptly(t *testing.T) {
 			if !errors.Is(err, context.Canceled) {
 				t.Fatalf("Wait = %v, want Canceled", err)
 			}
-		case <-time.After(time.Second):
-			t.Fatal("Wait did not return within 1s of cancel")
+		case <-proctest.Context(t).Done():
+			t.Fatal("Wait did not return after cancel, by the test's deadline")
 		}
-		if d := time.Since(start); d > 100*time.Millisecond {
-			t.Errorf("cancelled Wait took %v to return", d)
-		}
+		t.Logf("cancelled Wait took %v", time.Since(start)) // how fast is a benchmark's claim, not a test's
 		eventEventually(t, "the sleeper count drops", func() bool { return sem.EventSleepers(e) == 0 })
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -393,8 +396,8 @@ func TestOpenEventRefusesWhatIsNotAnEvent(t *testing.T) {
 		garbage.Bytes()[i] = byte(i * 31)
 	}
 	_, err = sem.OpenEvent(garbage.Name())
-	if !errors.Is(err, sem.ErrCorrupt) {
-		t.Errorf("garbage: %v, want ErrCorrupt", err)
+	if !errors.Is(err, sem.ErrKindMismatch) || !strings.Contains(err.Error(), garbage.Name()+" is a raw segment") {
+		t.Errorf("raw segment of garbage: %v, want ErrKindMismatch naming a raw segment", err)
 	}
 	t.Logf("garbage: %v", err)
 

@@ -47,36 +47,36 @@ const lockPayload = robust.RecordSize
 func NewLock(opts ...Option) (*Lock, error) {
 	obj, err := createLockObject(layout.KindLock, lockPayload, collect(opts), nil)
 	if err != nil {
-		return nil, err
+		return nil, failf("NewLock", err)
 	}
 	l := new(Lock)
-	l.h.initOwn(obj)
+	l.h.initOwn("Lock", obj)
 	return l, nil
 }
 
 // OpenLock opens the Lock called name, made by NewLock in any process. A
 // missing name is an error wrapping fs.ErrNotExist; another kind of object
-// wraps ErrKindMismatch; a damaged file wraps ErrCorrupt.
+// wraps ErrKindMismatch, naming what it is; a damaged file wraps ErrCorrupt.
 func OpenLock(name string, opts ...Option) (*Lock, error) {
 	obj, err := openObject(name, layout.KindLock, lockPayload, collect(opts))
 	if err != nil {
-		return nil, err
+		return nil, failf("OpenLock "+name, err)
 	}
 	l := new(Lock)
-	l.h.initOwn(obj)
+	l.h.initOwn("Lock", obj)
 	return l, nil
 }
 
 func (l *Lock) lockSlow() {
 	if l.h.closed() {
-		panic(l.h.errorf("Lock of Lock", ErrClosed).Error())
+		panic(l.h.fail("Lock", ErrClosed).Error())
 	}
 	switch err := l.h.m().Lock(context.Background()); err {
 	case nil:
 	case robust.ErrOwnerDead:
 		l.h.m().MarkConsistent()
 	default:
-		panic(l.h.errorf("Lock of Lock", err).Error())
+		panic(l.h.fail("Lock", err).Error())
 	}
 }
 
@@ -85,10 +85,10 @@ func (l *Lock) lockSlow() {
 // owner died holding it: repair the data, MarkConsistent, Unlock); an error
 // wrapping ErrNotRecoverable, not held; ctx.Err(), not held; or ErrClosed.
 func (l *Lock) LockContext(ctx context.Context) error {
-	if err := l.h.checkOpen("Lock"); err != nil {
+	if err := l.h.checkOpen("LockContext"); err != nil {
 		return err
 	}
-	return l.h.lockError("Lock", l.h.m().Lock(ctx))
+	return l.h.fail("LockContext", l.h.m().Lock(ctx))
 }
 
 // TryLock locks l if it is free, without waiting, and reports whether it
@@ -105,25 +105,27 @@ func (l *Lock) TryLock() bool {
 	return ok
 }
 
+// unlockSlow is Unlock past its fast path: a lock with waiters (or a
+// starving heir) to wake, a closed handle (whose held lock it still
+// releases: see Close), or a lock this process does not hold, which panics.
 func (l *Lock) unlockSlow() {
-	if l.h.closed() {
-		panic(l.h.errorf("Unlock of Lock", ErrClosed).Error())
-	}
-	if err := l.h.m().Unlock(); err != nil {
-		panic(l.h.unlockError("Lock", err).Error())
+	if err := l.unlock("Unlock"); err != nil {
+		panic(err.Error())
 	}
 }
 
 // Release unlocks l, or returns an error wrapping ErrNotOwner and changes
-// nothing when this process does not hold l (ErrClosed after Close).
-// Releasing a lock taken with ErrOwnerDead before MarkConsistent makes it
-// not recoverable.
-func (l *Lock) Release() error {
-	if err := l.h.checkOpen("Lock"); err != nil {
-		return err
-	}
+// nothing when this process does not hold l. Releasing a lock taken with
+// ErrOwnerDead before MarkConsistent makes it not recoverable. It works
+// after Close on a lock this process still holds.
+func (l *Lock) Release() error { return l.unlock("Release") }
+
+func (l *Lock) unlock(op string) error {
 	if err := l.h.m().Unlock(); err != nil {
-		return l.h.unlockError("Lock", err)
+		if l.h.closed() {
+			return l.h.fail(op, ErrClosed)
+		}
+		return l.h.unlockError(op, err)
 	}
 	return nil
 }
@@ -133,10 +135,10 @@ func (l *Lock) Release() error {
 // (else an error wrapping ErrNotOwner). On a consistent lock it does
 // nothing.
 func (l *Lock) MarkConsistent() error {
-	if err := l.h.checkOpen("Lock"); err != nil {
+	if err := l.h.checkOpen("MarkConsistent"); err != nil {
 		return err
 	}
-	return l.h.lockError("Lock", l.h.m().MarkConsistent())
+	return l.h.fail("MarkConsistent", l.h.m().MarkConsistent())
 }
 
 // State returns a snapshot of l: owner, whether it is alive, since when it
@@ -147,7 +149,7 @@ func (l *Lock) State() LockState { return l.h.state() }
 // the only way out of NotRecoverable (pthread's destroy and init). It is for
 // an administrator who knows no process is using the lock or its data.
 func (l *Lock) Reset() error {
-	if err := l.h.checkOpen("Lock"); err != nil {
+	if err := l.h.checkOpen("Reset"); err != nil {
 		return err
 	}
 	l.h.m().Reset()
@@ -162,12 +164,15 @@ func (l *Lock) Name() string { return l.h.name }
 // open keep using it; the creator's Close of a Lock made without a Name
 // also removes its name (see Lifetime in the package documentation). Calls
 // blocked in LockContext on l return ErrClosed, and Close returns once
-// they have. Closing a Lock this process holds leaves it held until the
-// process exits, when the next waiter takes it over. Close is idempotent;
-// afterwards Lock and Unlock panic and the other methods return ErrClosed.
+// they have. A lock this process holds stays held: Unlock and Release
+// still release it (a goroutine in its critical section when another
+// closes the handle finishes normally); one never released stays held
+// until the process exits, when the next waiter takes it over. Close is
+// idempotent; afterwards Lock panics, TryLock returns false, and the other
+// methods return ErrClosed.
 func (l *Lock) Close() error { return l.h.close() }
 
 // Unlink removes l's name, so no new process can open it; processes that
 // have it open keep using it until they close it. A Lock that belongs to
 // another object cannot be unlinked by itself.
-func (l *Lock) Unlink() error { return l.h.unlink("Lock") }
+func (l *Lock) Unlink() error { return l.h.unlink() }

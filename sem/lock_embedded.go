@@ -12,10 +12,10 @@ import (
 func init() {
 	semlink.WrapLock = func(f *segment.File, kind layout.Kind, off int) any {
 		l := new(Lock)
-		l.h.initBorrowed(f, kind, off)
+		l.h.initBorrowed("Lock", f, kind, off)
 		return l
 	}
 	semlink.WrapRLock = func(f *segment.File, kind layout.Kind, off int) any {
-		return newRLock(func(h *lockHandle) { h.initBorrowed(f, kind, off) })
+		return newRLock(func(h *lockHandle) { h.initBorrowed("RLock", f, kind, off) })
 	}
 }

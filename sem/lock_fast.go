@@ -38,5 +38,16 @@ func (l *Lock) Unlock() {
 	runtime.KeepAlive(l)
 }
 
+// lockFast and unlockFast are the CASes of the fast paths, for RLock.
+func (h *lockHandle) lockFast() bool   { return h.fast.LockFast() }
+func (h *lockHandle) unlockFast() bool { return h.fast.UnlockFast() }
+
 // closeFast makes the fast paths fail from now on.
 func (h *lockHandle) closeFast() { h.fast = robust.Closed() }
+
+// An RLock's owner word is a plain word (see RLock's protocol): only the
+// holder writes it, and a goroutine can only read its own id there if it
+// wrote it itself.
+
+func (r *RLock) ownerIs(g int64) bool { return r.loc.Owner == g }
+func (r *RLock) setOwner(g int64)     { r.loc.Owner = g }

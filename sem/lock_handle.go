@@ -1,12 +1,12 @@
 package sem
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"time"
 
+	"github.com/multiproc/multiproc/internal/identify"
 	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/robust"
 	"github.com/multiproc/multiproc/internal/segment"
@@ -18,6 +18,7 @@ import (
 // OpenLock, ...) or a record borrowed from another object's file (a Value's
 // lock, see internal/semlink).
 type lockHandle struct {
+	what string        // "Lock" or "RLock", for messages
 	name string        // object name, for messages and Conditions
 	kind layout.Kind   // kind of the object file holding the record
 	off  int           // byte offset of the record in that file
@@ -25,7 +26,7 @@ type lockHandle struct {
 	obj  *segment.Object
 	mu   *robust.Mutex
 	fast *robust.Mutex // see lock_fast.go
-	life wait.Handle   // the close contract (sem/doc.go)
+	life wait.Handle   // the close contract (internal/wait)
 
 	own bool // the file is ours to close (else borrowed)
 }
@@ -39,7 +40,7 @@ func createLockObject(k layout.Kind, payload int, o options, init func([]byte) e
 // openObject opens the object name of kind k and checks that its payload
 // holds at least min bytes; a shorter one is corrupt.
 func openObject(name string, k layout.Kind, min int, o options) (*segment.Object, error) {
-	obj, err := segment.OpenObject(name, k, nil, o.Open())
+	obj, err := identify.OpenObject(name, k, nil, o.Open())
 	if err != nil {
 		return nil, err
 	}
@@ -51,16 +52,16 @@ func openObject(name string, k layout.Kind, min int, o options) (*segment.Object
 }
 
 // initOwn makes h the handle of obj's own lock record, at the start of its
-// payload; h closes obj's file.
-func (h *lockHandle) initOwn(obj *segment.Object) {
-	h.initBorrowed(obj.File, obj.Header.Kind, layout.HeaderSize)
+// payload; h closes obj's file. what is "Lock" or "RLock".
+func (h *lockHandle) initOwn(what string, obj *segment.Object) {
+	h.initBorrowed(what, obj.File, obj.Header.Kind, layout.HeaderSize)
 	h.obj, h.own = obj, true
 }
 
 // initBorrowed makes h a handle on the record at offset off of f, a file
 // that belongs to someone else: h never closes it.
-func (h *lockHandle) initBorrowed(f *segment.File, kind layout.Kind, off int) {
-	h.name, h.kind, h.off, h.file = f.Name, kind, off, f
+func (h *lockHandle) initBorrowed(what string, f *segment.File, kind layout.Kind, off int) {
+	h.what, h.name, h.kind, h.off, h.file = what, f.Name, kind, off, f
 	h.life.Init()
 	h.mu = robust.Attach(f, off, &h.life)
 	h.fast = h.mu
@@ -81,37 +82,51 @@ func (h *lockHandle) close() error {
 	if !h.own {
 		return nil
 	}
-	return h.file.Close()
+	return h.fail("Close", h.file.Close())
 }
 
-func (h *lockHandle) unlink(what string) error {
+func (h *lockHandle) unlink() error {
 	if h.obj == nil {
-		return &fs.PathError{Op: "unlink", Path: h.file.Path(), Err: fmt.Errorf("%w: this %s is part of the %s; remove that instead", ErrInvalidArgument, what, h.kind)}
+		return h.fail("Unlink", fmt.Errorf("%w: it is part of the %s; remove that instead", ErrInvalidArgument, h.kind))
 	}
-	return h.obj.Unlink()
+	return h.fail("Unlink", h.obj.Unlink())
 }
 
-// errorf wraps err with the object's kind and name: "sem: Lock NAME: err".
-func (h *lockHandle) errorf(what string, err error) error {
-	return fmt.Errorf("sem: %s %s: %w", what, h.name, err)
+// desc names the lock: "Lock jobs", or "Value jobs's RLock" for one that
+// lives in another object.
+func (h *lockHandle) desc() string {
+	if h.kind == layout.KindLock || h.kind == layout.KindRLock {
+		return h.what + " " + h.name
+	}
+	return h.kind.String() + " " + h.name + "'s " + h.what
 }
 
-// checkOpen returns ErrClosed, wrapped with the name, after Close.
-func (h *lockHandle) checkOpen(what string) error {
+// fail is the error of op on the lock: "sem: op of Lock NAME: err"; nil
+// stays nil and a context's error stays as it is (internal/errs).
+func (h *lockHandle) fail(op string, err error) error {
+	if err == nil {
+		return nil // and no message built: success paths call this too
+	}
+	return failf(op+" of "+h.desc(), err)
+}
+
+// checkOpen returns ErrClosed, naming op and the lock, after Close.
+func (h *lockHandle) checkOpen(op string) error {
 	if h.closed() {
-		return h.errorf(what, ErrClosed)
+		return h.fail(op, ErrClosed)
 	}
 	return nil
 }
 
-// unlockError explains a refused unlock: what = "Lock" or "RLock".
-func (h *lockHandle) unlockError(what string, err error) error {
+// unlockError explains a refused op (Unlock, Release, Wait...): who holds
+// the lock, if anyone.
+func (h *lockHandle) unlockError(op string, err error) error {
 	if st := h.m().State(); st.Locked && st.OwnerPID != os.Getpid() {
-		return fmt.Errorf("sem: Unlock of %s %s held by pid %d: %w", what, h.name, st.OwnerPID, err)
+		return failf(fmt.Sprintf("%s of %s held by pid %d", op, h.desc(), st.OwnerPID), err)
 	} else if st.Locked {
-		return fmt.Errorf("sem: Unlock of %s %s held by another goroutine: %w", what, h.name, err)
+		return failf(op+" of "+h.desc()+" held by another goroutine", err)
 	}
-	return fmt.Errorf("sem: Unlock of unlocked %s %s: %w", what, h.name, err)
+	return failf(op+" of unlocked "+h.desc(), err)
 }
 
 func (h *lockHandle) state() LockState {
@@ -128,19 +143,6 @@ func (h *lockHandle) state() LockState {
 		Consistency: Consistency(st.Consistency),
 		Takeovers:   int(st.Takeovers),
 	}
-}
-
-// lockError turns a robust error into the sem error returned to callers:
-// the sentinel (for errors.Is) wrapped with the lock's name. ctx errors are
-// returned as they are.
-func (h *lockHandle) lockError(what string, err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, ErrOwnerDead), errors.Is(err, ErrNotRecoverable), errors.Is(err, ErrNotOwner), errors.Is(err, ErrClosed):
-		return h.errorf(what, err)
-	}
-	return err
 }
 
 // LockState is a snapshot of a Lock or RLock, readable from any process

@@ -342,7 +342,7 @@ func TestForgedOwnerStartTimeIsTakenOver(t *testing.T) {
 			if st := l.State(); !st.Locked || st.Owner != ppid || st.OwnerAlive {
 				t.Fatalf("forged owner: %+v", st)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			ctx, cancel := context.WithCancel(proctest.Context(t))
 			defer cancel()
 			if err := l.LockContext(ctx); !errors.Is(err, sem.ErrOwnerDead) {
 				t.Fatalf("LockContext = %v, want ErrOwnerDead", err)
@@ -354,6 +354,9 @@ func TestForgedOwnerStartTimeIsTakenOver(t *testing.T) {
 }
 
 func TestLockContextTimeoutAndCancelLeaveLockUsable(t *testing.T) {
+	// Waits sleep an hour between looks: returning at all proves the
+	// deadline or the cancel ended the wait, with no timing claim.
+	defer sem.SetPollInterval(sem.SetPollInterval(time.Hour))
 	for _, kind := range kinds {
 		t.Run(kind, func(t *testing.T) {
 			proctest.CheckShm(t)
@@ -367,9 +370,7 @@ func TestLockContextTimeoutAndCancelLeaveLockUsable(t *testing.T) {
 			if err := l.LockContext(ctx); err != context.DeadlineExceeded {
 				t.Fatalf("LockContext past its deadline = %v", err)
 			}
-			if d := time.Since(start); d > time.Second {
-				t.Errorf("deadline honoured after %v", d)
-			}
+			t.Logf("deadline honoured after %v", time.Since(start)) // how fast is a benchmark's claim, not a test's
 
 			ctx, cancel = context.WithCancel(context.Background())
 			done := make(chan error, 1)
@@ -380,9 +381,7 @@ func TestLockContextTimeoutAndCancelLeaveLockUsable(t *testing.T) {
 			if err := <-done; err != context.Canceled {
 				t.Fatalf("cancelled LockContext = %v", err)
 			}
-			if d := time.Since(start); d > time.Second {
-				t.Errorf("cancel honoured after %v", d)
-			}
+			t.Logf("cancel honoured after %v", time.Since(start)) // how fast is a benchmark's claim, not a test's
 			if st := l.State(); st.Waiters != 0 || st.Owner != c.Pid() {
 				t.Fatalf("state after the cancelled waits: %+v", st)
 			}
@@ -423,7 +422,7 @@ func TestCancelledWaiterDoesNotStrandTheNext(t *testing.T) {
 				if err != nil {
 					t.Fatalf("second waiter: %v", err)
 				}
-			case <-time.After(10 * time.Second):
+			case <-proctest.Context(t).Done():
 				t.Fatal("the second waiter is stranded")
 			}
 		})
@@ -581,14 +580,15 @@ func TestOpenLockBadInput(t *testing.T) {
 	if _, err := sem.NewLock(sem.Name(l.Name())); !errors.Is(err, fs.ErrExist) {
 		t.Errorf("NewLock over an existing name: %v", err)
 	}
-	// A raw segment and a damaged header are not Locks.
+	// A raw segment and a damaged header are not Locks: the first says
+	// what it is (issue 9 item 2), the second that it is damaged.
 	seg, err := shm.Create("", 4096)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer seg.Unlink()
 	defer seg.Close()
-	if _, err := sem.OpenLock(seg.Name()); !errors.Is(err, sem.ErrCorrupt) {
+	if _, err := sem.OpenLock(seg.Name()); !errors.Is(err, sem.ErrKindMismatch) || !strings.Contains(err.Error(), seg.Name()+" is a raw segment") {
 		t.Errorf("OpenLock on a raw segment: %v", err)
 	}
 	raw, err := shm.Open(l.Name())
@@ -653,7 +653,7 @@ func TestLockOptions(t *testing.T) {
 
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline, _ := proctest.Context(t).Deadline() // the test's own
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

@@ -3,7 +3,10 @@ package sem
 import (
 	"fmt"
 	"io/fs"
+	"os"
+	"strings"
 
+	"github.com/multiproc/multiproc/internal/identify"
 	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/posixsem"
 	"github.com/multiproc/multiproc/internal/segment"
@@ -21,7 +24,10 @@ const (
 // OpenNamed opens any named POSIX semaphore: one made by C's
 // sem_open("/NAME", O_CREAT, …), by Python (multiprocessing's SemLock files
 // "/mp-…", or ctypes), or by this library. name is what was given to
-// sem_open ("/NAME"; the slash is optional). A semaphore made outside
+// sem_open ("/NAME"; the slash is optional), or the file name that
+// `multiproc ls` and ls /dev/shm print ("sem.NAME"): a name starting with
+// "sem." means the file sem.sem.NAME if there is one, as sem_open would,
+// else the file of that name. A semaphore made outside
 // multiproc is a plain unbounded Semaphore to Go; its own program may
 // enforce a bound Go cannot see (Python's Lock and BoundedSemaphore check
 // their maximum in Python before posting).
@@ -34,22 +40,51 @@ const (
 // semaphore owned by another user is refused unless AllowForeignOwner is
 // given.
 func OpenNamed(name string, opts ...Option) (*Semaphore, error) {
-	return openSemaphore(name, semAnyNamed, collect(opts))
+	return openSemaphore("OpenNamed", name, semAnyNamed, collect(opts))
 }
 
-func openSemaphore(name string, accept semAccept, o options) (*Semaphore, error) {
+func openSemaphore(op, name string, accept semAccept, o options) (*Semaphore, error) {
+	s := new(Semaphore)
+	if err := s.open(name, accept, o); err != nil {
+		return nil, failf(op+" "+name, err)
+	}
+	return s, nil
+}
+
+// semaphoreFile returns the file a semaphore's name means: "NAME" and
+// "/NAME" mean sem.NAME (as for sem_open), and so does "sem.NAME", the
+// file's own name, since multiproc never names a semaphore "sem.…" (see
+// Name). For OpenNamed, whose names come from sem_open, a "sem.NAME" means
+// sem.sem.NAME when that exists.
+func semaphoreFile(name string, accept semAccept) (string, error) {
 	clean, err := segment.CleanName(name, "sem.")
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	file := "sem." + clean
+	if !strings.HasPrefix(clean, "sem.") {
+		return "sem." + clean, nil
+	}
+	if accept == semAnyNamed {
+		if _, err := os.Lstat(segment.Path("sem." + clean)); err == nil {
+			return "sem." + clean, nil
+		}
+	}
+	return clean, nil
+}
+
+// open makes s, a zero Semaphore, a handle on the semaphore name.
+func (s *Semaphore) open(name string, accept semAccept, o options) error {
+	file, err := semaphoreFile(name, accept)
+	if err != nil {
+		return err
+	}
 	f, err := segment.Open(file, segment.OpenOptions{MinSize: posixsem.Size, AllowForeignOwner: o.AllowForeignOwner})
 	if err != nil {
-		return nil, err
+		return identify.OpenError(name, file, wantKind(accept), err)
 	}
-	fail := func(err error) (*Semaphore, error) {
+	fail := func(err error) error {
 		f.Close()
-		return nil, &fs.PathError{Op: "open", Path: f.Path(), Err: err}
+		return identify.OpenError(name, file, wantKind(accept), &fs.PathError{Op: "open", Path: f.Path(), Err: err})
 	}
 	snap, err := posixsem.Snapshot(f.Bytes())
 	if err != nil {
@@ -61,17 +96,13 @@ func openSemaphore(name string, accept semAccept, o options) (*Semaphore, error)
 	}
 	switch {
 	case info.Foreign && accept != semAnyNamed:
-		return fail(fmt.Errorf("%w: %q is a POSIX semaphore made outside multiproc (by C's sem_open or Python), not a multiproc %s; open it with OpenNamed",
+		return fail(fmt.Errorf("%w: %s is a POSIX semaphore made outside multiproc (by C's sem_open or Python), not a multiproc %s; open it with OpenNamed",
 			ErrKindMismatch, name, wantKind(accept)))
 	case accept == semBoundedOnly && info.Kind != layout.KindBounded:
-		return fail(fmt.Errorf("%w: %q is a %s, not a %s", ErrKindMismatch, name, info.Kind, layout.KindBounded))
+		return fail(fmt.Errorf("%w: %s is %s, not %s", ErrKindMismatch, name, info.Kind.WithArticle(), layout.KindBounded.WithArticle()))
 	}
-	s, err := newSemaphore(f, clean, info.Kind, info.Bound)
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return s, nil
+	s.init(f, file[len("sem."):], info.Kind, info.Bound)
+	return nil
 }
 
 func wantKind(a semAccept) layout.Kind {

@@ -12,7 +12,6 @@ package sem
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"runtime"
 	"syscall"
 	"time"
@@ -66,7 +65,8 @@ var semGates wait.Registry[wait.Gate]
 // ValueMax). Options: Name (default: a generated "mpgo_sem_…"),
 // Persistent, Mode. A taken name is an error wrapping fs.ErrExist.
 func NewSemaphore(value int, opts ...Option) (*Semaphore, error) {
-	return createSemaphore(layout.KindSemaphore, value, opts)
+	s, err := createSemaphore(layout.KindSemaphore, value, opts)
+	return s, failf("NewSemaphore", err)
 }
 
 // NewBoundedSemaphore creates a semaphore whose value may never exceed
@@ -74,7 +74,8 @@ func NewSemaphore(value int, opts ...Option) (*Semaphore, error) {
 // ErrReleasedTooManyTimes. NewBoundedSemaphore(0) is allowed, as in Python,
 // though it can never be released.
 func NewBoundedSemaphore(value int, opts ...Option) (*Semaphore, error) {
-	return createSemaphore(layout.KindBounded, value, opts)
+	s, err := createSemaphore(layout.KindBounded, value, opts)
+	return s, failf("NewBoundedSemaphore", err)
 }
 
 func createSemaphore(kind layout.Kind, value int, opts []Option) (*Semaphore, error) {
@@ -120,36 +121,45 @@ func createSemaphore(kind layout.Kind, value int, opts []Option) (*Semaphore, er
 }
 
 // OpenSemaphore opens a Semaphore or BoundedSemaphore made by this library
-// (in any process). Name is given as to NewSemaphore or as Name returns
-// it. A semaphore made by C or Python is refused with ErrKindMismatch:
-// open those with OpenNamed. Option: AllowForeignOwner.
+// (in any process). Name is given as to NewSemaphore, as Name returns it
+// ("/NAME"), or as `multiproc ls` prints it ("sem.NAME", its file). A
+// semaphore made by C or Python is refused with ErrKindMismatch: open those
+// with OpenNamed; another kind of object, with ErrKindMismatch naming it.
+// Option: AllowForeignOwner.
 func OpenSemaphore(name string, opts ...Option) (*Semaphore, error) {
-	return openSemaphore(name, semAnyOurs, collect(opts))
+	return openSemaphore("OpenSemaphore", name, semAnyOurs, collect(opts))
 }
 
 // OpenBoundedSemaphore opens a BoundedSemaphore made by this library; any
 // other semaphore is refused with ErrKindMismatch. Option:
 // AllowForeignOwner.
 func OpenBoundedSemaphore(name string, opts ...Option) (*Semaphore, error) {
-	return openSemaphore(name, semBoundedOnly, collect(opts))
+	return openSemaphore("OpenBoundedSemaphore", name, semBoundedOnly, collect(opts))
 }
 
 // newSemaphore makes the handle for f, whose sem_t has been validated.
 func newSemaphore(f *segment.File, name string, kind layout.Kind, bound uint32) (*Semaphore, error) {
-	s := &Semaphore{
-		file:  f,
-		p:     posixsem.At(f.Bytes(), f.Dev, f.Ino),
-		name:  "/" + name,
-		kind:  kind,
-		bound: bound,
-		gate:  semGates.Get(wait.Key{Dev: f.Dev, Ino: f.Ino}),
-	}
-	s.life.Init()
+	s := new(Semaphore)
+	s.init(f, name, kind, bound)
 	return s, nil
 }
 
-func (s *Semaphore) errClosed(op string) error {
-	return &fs.PathError{Op: op, Path: s.file.Path(), Err: ErrClosed}
+// init makes s, a zero Semaphore, the handle for f.
+func (s *Semaphore) init(f *segment.File, name string, kind layout.Kind, bound uint32) {
+	s.file, s.name, s.kind, s.bound = f, "/"+name, kind, bound
+	s.p = posixsem.At(f.Bytes(), f.Dev, f.Ino)
+	s.gate = semGates.Get(wait.Key{Dev: f.Dev, Ino: f.Ino})
+	s.life.Init()
+}
+
+func (s *Semaphore) errClosed(op string) error { return s.fail(op, ErrClosed) }
+
+// fail is the error of op on s: "sem: op of Semaphore /NAME: err".
+func (s *Semaphore) fail(op string, err error) error {
+	if err == nil {
+		return nil // and no message built: success paths call this too
+	}
+	return failf(op+" of "+s.kind.String()+" "+s.name, err)
 }
 
 // Acquire takes a token, waiting while there is none until ctx is done. It
@@ -172,17 +182,14 @@ func (s *Semaphore) acquireSlow(ctx context.Context) error {
 		return err
 	}
 	if s.life.Closed() {
-		return s.errClosed("acquire")
+		return s.errClosed("Acquire")
 	}
 	held, err := s.gate.Enter(ctx, &s.life, nil)
 	if held {
 		err = s.p.Wait(ctx, &s.life, s)
 		s.gate.Leave()
 	}
-	if err == wait.ErrClosed {
-		return s.errClosed("acquire")
-	}
-	return err
+	return s.fail("Acquire", err)
 }
 
 // TryAcquire takes a token if one is available now and reports whether it
@@ -204,10 +211,10 @@ func (s *Semaphore) Release() error { return s.ReleaseN(1) }
 // pass the bound (or ValueMax), none is added.
 func (s *Semaphore) ReleaseN(n int) error {
 	if n < 1 || n > ValueMax {
-		return fmt.Errorf("%w: release of %d tokens: must be from 1 to %d", ErrInvalidArgument, n, ValueMax)
+		return s.fail("ReleaseN", fmt.Errorf("%w: release of %d tokens: must be from 1 to %d", ErrInvalidArgument, n, ValueMax))
 	}
 	if s.life.Closed() {
-		return s.errClosed("release")
+		return s.errClosed("Release")
 	}
 	err := s.p.Post(uint32(n), s.bound)
 	runtime.KeepAlive(s)
@@ -226,7 +233,7 @@ func (s *Semaphore) releaseError(n int, err error) error {
 	case syscall.EOVERFLOW:
 		err = fmt.Errorf("value %d, +%d passes SEM_VALUE_MAX (%d): %w", v, n, ValueMax, err)
 	}
-	return &fs.PathError{Op: "release", Path: s.file.Path(), Err: err}
+	return s.fail("Release", err)
 }
 
 // Value returns the number of tokens available now (sem_getvalue); 0 after
@@ -279,11 +286,11 @@ func (s *Semaphore) Close() error {
 	if !s.life.Close(s.p.Kick) {
 		return nil
 	}
-	return s.file.Close()
+	return s.fail("Close", s.file.Close())
 }
 
 // Unlink removes the semaphore's name (sem_unlink), before or after Close:
 // processes that have it open keep using it, new opens fail with an error
 // wrapping fs.ErrNotExist. It removes the name only while it still means
 // this semaphore.
-func (s *Semaphore) Unlink() error { return s.file.Unlink() }
+func (s *Semaphore) Unlink() error { return s.fail("Unlink", s.file.Unlink()) }

@@ -190,3 +190,36 @@ func TestForeignOwnedSemaphoreNeedsAllowForeignOwner(t *testing.T) {
 		t.Fatal("no token")
 	}
 }
+
+// OpenNamed takes sem_open's names and the listed file names: "sem.x"
+// means the file sem.sem.x when there is one (C's sem_open("/sem.x")
+// makes it), else the file sem.x itself, as `ls /dev/shm` shows it.
+func TestOpenNamedTakesSemOpensNamesAndFileNames(t *testing.T) {
+	plain := semPlant(t, glibcSemT(3)) // "/mpgo_semtest_…": the file sem.mpgo_semtest_…
+	for _, form := range []string{plain, plain[1:], "sem." + plain[1:], "/sem." + plain[1:]} {
+		s, err := sem.OpenNamed(form)
+		if err != nil {
+			t.Errorf("OpenNamed(%q): %v", form, err)
+			continue
+		}
+		if s.Value() != 3 || s.Name() != plain {
+			t.Errorf("OpenNamed(%q): value %d, Name %q", form, s.Value(), s.Name())
+		}
+		s.Close()
+	}
+	// C's sem_open("/sem.x"): the file sem.sem.x, which sem.x names first.
+	x := strings.TrimPrefix(semPlant(t, glibcSemT(5)), "/")
+	cName := "sem." + x // the file is sem.<x>; planted again under sem.sem.<x>
+	if err := os.WriteFile(semFile(cName), glibcSemT(7), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(semFile(cName))
+	s, err := sem.OpenNamed("/" + cName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Value() != 7 {
+		t.Fatalf("OpenNamed(%q) opened the semaphore of value %d, not sem_open's file %s", "/"+cName, s.Value(), semFile(cName))
+	}
+}

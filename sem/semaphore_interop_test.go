@@ -18,7 +18,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/multiproc/multiproc/internal/posixsem"
 	"github.com/multiproc/multiproc/internal/proctest"
@@ -65,7 +64,9 @@ type semExt struct {
 
 func semStartExt(t *testing.T, argv ...string) *semExt {
 	t.Helper()
-	cmd := exec.Command(argv[0], argv[1:]...)
+	// Killed at the test's deadline (less the margin), so a C or Python
+	// helper that hangs fails the test with its stderr instead of hanging it.
+	cmd := exec.CommandContext(proctest.Context(t), argv[0], argv[1:]...)
 	e := &semExt{t: t, cmd: cmd, lines: make(chan string, 100), done: make(chan struct{})}
 	cmd.Stderr = &e.stderr
 	stdout, _ := cmd.StdoutPipe()
@@ -96,7 +97,7 @@ func semStartExt(t *testing.T, argv ...string) *semExt {
 
 func (e *semExt) waitLine(prefix string) string {
 	e.t.Helper()
-	timeout := time.After(30 * time.Second)
+	timeout := proctest.Context(e.t).Done()
 	for {
 		select {
 		case line, ok := <-e.lines:
@@ -107,7 +108,7 @@ func (e *semExt) waitLine(prefix string) string {
 				return line
 			}
 		case <-timeout:
-			e.t.Fatalf("%s did not print %q in 30s\nstderr: %s", e.cmd.Path, prefix, e.stderr.String())
+			e.t.Fatalf("%s did not print %q by the test's deadline\nstderr: %s", e.cmd.Path, prefix, e.stderr.String())
 		}
 	}
 }
@@ -116,7 +117,11 @@ func (e *semExt) waitLine(prefix string) string {
 func (e *semExt) mustSucceed() {
 	e.t.Helper()
 	e.waitLine("ok")
-	<-e.done
+	select {
+	case <-e.done:
+	case <-proctest.Context(e.t).Done():
+		e.t.Fatalf("%s printed ok but did not exit by the test's deadline\nstderr: %s", e.cmd.Path, e.stderr.String())
+	}
 	if e.err != nil {
 		e.t.Fatalf("%s: %v\nstderr: %s", e.cmd.Path, e.err, e.stderr.String())
 	}
@@ -352,7 +357,7 @@ func TestInteropWithPythonMultiprocessingSemaphore(t *testing.T) {
 	fmt.Fprintf(p.stdin, "release %d\n", n)
 	p.waitLine("released")
 	for i := 0; i < n; i++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithCancel(proctest.Context(t))
 		err := s.Acquire(ctx)
 		cancel()
 		if err != nil {

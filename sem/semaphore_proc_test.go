@@ -266,7 +266,7 @@ func semQuotaRole(args []string) error {
 	quota, _ := strconv.Atoi(args[1])
 	gs, _ := strconv.Atoi(args[2])
 	var took, gaveUp atomic.Int64
-	ctx, cancelAll := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancelAll := proctest.ChildContext() // the test's deadline
 	defer cancelAll()
 	var wg sync.WaitGroup
 	errs := make(chan error, gs)

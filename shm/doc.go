@@ -31,6 +31,34 @@
 // packages, made without a Name, end with their creator instead; see
 // package sem.)
 //
+// # Python attaching removes the segment, unless told not to
+//
+// Python's SharedMemory(name=...) registers the segment with Python's
+// resource tracker even when it only attaches (on 3.13 and later too,
+// unless given track=False), and the tracker unlinks
+// every registered segment when the Python program ends (CPython
+// gh-82300), printing "resource_tracker: There appear to be 1 leaked
+// shared_memory objects". So a segment made in Go, attached to by a Python
+// worker, loses its name when that worker exits: Go processes that have it
+// open keep the memory, but no process can Open it any more. The fix is on
+// the Python side, where the segment is attached:
+//
+//	# Python 3.13 and later
+//	shm = shared_memory.SharedMemory(name="frames", track=False)
+//
+//	# Python 3.8 to 3.12: attach, then take the registration back
+//	shm = shared_memory.SharedMemory(name="frames")
+//	resource_tracker.unregister(shm._name, "shared_memory")
+//
+// Nothing on the Go side can prevent or undo it: the unlink is the same
+// user's, which /dev/shm's sticky bit allows, and a tmpfs file whose last
+// name is gone cannot be linked back, even from a descriptor still open.
+// (Keeping a second, hidden name for every segment would let it be
+// restored, at the price of twice the names in /dev/shm and a restore
+// step someone must remember; the Python line above is simpler.) Segments
+// Python creates are the other way round and need nothing: Go's Open never
+// registers (opening is not owning).
+//
 // # Caveats
 //
 //   - Bytes is only valid until Close; touching it afterwards faults.

@@ -1,34 +1,39 @@
 package shm
 
-import (
-	"errors"
+import "github.com/multiproc/multiproc/internal/errs"
 
-	"github.com/multiproc/multiproc/internal/layout"
-	"github.com/multiproc/multiproc/internal/segment"
+// The errors of this package: the same values in every multiproc package
+// (internal/errs), so one errors.Is covers a segment and a Lock alike.
+var (
+	// ErrInvalidName is returned for a name that cannot name a segment:
+	// empty after the leading slash, holding another '/', "." or "..", a NUL
+	// byte, too long for the file system, or in another kind's naming
+	// ("sem.…", the files of POSIX semaphores). The message quotes the name.
+	ErrInvalidName = errs.ErrInvalidName
+
+	// ErrInvalidArgument is returned by Create for a size that is not
+	// positive; the message gives it.
+	ErrInvalidArgument = errs.ErrInvalidArgument
+
+	// ErrForeignOwner is returned by Open for a file owned by another user,
+	// unless AllowForeignOwner is given.
+	ErrForeignOwner = errs.ErrForeignOwner
+
+	// ErrNoSpace is returned by Create when /dev/shm cannot hold the segment.
+	ErrNoSpace = errs.ErrNoSpace
+
+	// ErrCorrupt, ErrKindMismatch and ErrTypeMismatch are the other
+	// packages' errors for a file that is not the object asked for. Open
+	// never returns them: it maps any file, as Python's SharedMemory does.
+	ErrCorrupt      = errs.ErrCorrupt
+	ErrKindMismatch = errs.ErrKindMismatch
+	ErrTypeMismatch = errs.ErrTypeMismatch
+
+	// ErrClosed is every package's error for a closed handle. No call of a
+	// Segment returns it: Close is idempotent, and Bytes after Close is a
+	// program error that faults (see Close).
+	ErrClosed = errs.ErrClosed
 )
 
-// ErrInvalidName is returned for a name that cannot name a segment: empty
-// after the leading slash, holding another '/', "." or "..", a NUL byte, or
-// too long for the file system. The message quotes the name.
-var ErrInvalidName = segment.ErrInvalidName
-
-// ErrCorrupt is returned when a file that should hold a multiproc object is
-// damaged or is not one.
-var ErrCorrupt = layout.ErrCorrupt
-
-// ErrKindMismatch is returned when an object is opened as another kind.
-var ErrKindMismatch = layout.ErrKindMismatch
-
-// ErrTypeMismatch is returned when a typed object is opened with another
-// element type than its creator used.
-var ErrTypeMismatch = layout.ErrTypeMismatch
-
-// ErrForeignOwner is returned by Open for a file owned by another user,
-// unless AllowForeignOwner is given.
-var ErrForeignOwner = segment.ErrForeignOwner
-
-// ErrNoSpace is returned by Create when /dev/shm cannot hold the segment.
-var ErrNoSpace = segment.ErrNoSpace
-
-// ErrClosed is returned by operations on a closed segment.
-var ErrClosed = errors.New("shm: segment closed")
+// failf is this package's error for op (internal/errs): "shm: op: err".
+func failf(op string, err error) error { return errs.Op("shm", op, err) }

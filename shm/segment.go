@@ -26,8 +26,20 @@ type Segment struct {
 // empty name generates a unique one ("mpgo_raw_…"); otherwise name follows
 // Python's forms ("x" or "/x" is /dev/shm/x). It fails with an error
 // wrapping fs.ErrExist when the name is taken, ErrInvalidName for a bad
-// name, and ErrNoSpace when /dev/shm cannot hold size bytes.
+// name, ErrInvalidArgument for a size that is not positive, and ErrNoSpace
+// when /dev/shm cannot hold size bytes.
 func Create(name string, size int, opts ...Option) (*Segment, error) {
+	s, err := create(name, size, opts)
+	switch {
+	case err == nil:
+		return s, nil
+	case name == "":
+		return nil, failf("Create", err)
+	}
+	return nil, failf("Create "+name, err)
+}
+
+func create(name string, size int, opts []Option) (*Segment, error) {
 	o := collect(opts)
 	o.Name = name
 	file, err := o.FileName(layout.KindRaw.ShortName(), "")
@@ -35,7 +47,7 @@ func Create(name string, size int, opts ...Option) (*Segment, error) {
 		return nil, err
 	}
 	if size <= 0 {
-		return nil, &fs.PathError{Op: "create", Path: segment.Path(file), Err: fmt.Errorf("size %d: a segment needs at least one byte", size)}
+		return nil, &fs.PathError{Op: "create", Path: segment.Path(file), Err: fmt.Errorf("%w: size %d: a segment needs at least one byte", ErrInvalidArgument, size)}
 	}
 	me := proc.Self()
 	f, err := segment.Create(file, size, segment.CreateOptions{Mode: o.Mode, Kind: layout.KindRaw, Lifetime: o.Lifetime(layout.KindRaw)}, nil)
@@ -44,6 +56,7 @@ func Create(name string, size int, opts ...Option) (*Segment, error) {
 	}
 	// Best effort: tmpfs without user xattrs still gets a working segment.
 	_ = segment.SetMeta(f.Fd(), segment.Meta{Kind: "raw", PID: me.PID, Start: me.Start, Created: time.Now().UnixNano(), Persistent: o.Persistent})
+	f.Pin() // Bytes is valid until Close, whoever keeps the Segment
 	return &Segment{file: f, persistent: o.Persistent}, nil
 }
 
@@ -54,12 +67,13 @@ func Open(name string, opts ...Option) (*Segment, error) {
 	o := collect(opts)
 	file, err := segment.CleanName(name, "")
 	if err != nil {
-		return nil, err
+		return nil, failf("Open "+name, err)
 	}
 	f, err := segment.Open(file, o.Open())
 	if err != nil {
-		return nil, err
+		return nil, failf("Open "+name, err)
 	}
+	f.Pin() // Bytes is valid until Close, whoever keeps the Segment
 	return &Segment{file: f}, nil
 }
 
@@ -67,7 +81,10 @@ func Open(name string, opts ...Option) (*Segment, error) {
 // SharedMemory.name does.
 func (s *Segment) Name() string { return s.file.Name }
 
-// Bytes returns the shared memory. The slice is valid until Close.
+// Bytes returns the shared memory. The slice is valid until Close, even if
+// the Segment itself is no longer referenced: a Segment dropped without
+// Close stays mapped (and counts as holding the segment) until the process
+// exits.
 func (s *Segment) Bytes() []byte { return s.file.Bytes() }
 
 // Size returns the segment's size in bytes.
@@ -85,25 +102,37 @@ func (s *Segment) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.file.Unpin()
 	err := s.file.Close()
 	if uerr := s.file.Unmap(); err == nil {
 		err = uerr
 	}
-	return err
+	if err != nil {
+		return failf("Close of "+s.file.Name, err)
+	}
+	return nil
 }
 
 // Unlink removes the segment's name, so no new process can open it;
 // processes that have it mapped keep using it until they Close. It works
 // before or after Close, and removes the name only while it still means this
 // segment (not a newer one that took the same name).
-func (s *Segment) Unlink() error { return s.file.Unlink() }
+func (s *Segment) Unlink() error {
+	if err := s.file.Unlink(); err != nil {
+		return failf("Unlink of "+s.file.Name, err)
+	}
+	return nil
+}
 
 // Unlink removes the segment called name. A missing name is an error
 // wrapping fs.ErrNotExist.
 func Unlink(name string) error {
 	file, err := segment.CleanName(name, "")
 	if err != nil {
-		return err
+		return failf("Unlink "+name, err)
 	}
-	return segment.Unlink(file)
+	if err := segment.Unlink(file); err != nil {
+		return failf("Unlink "+name, err)
+	}
+	return nil
 }

@@ -260,7 +260,7 @@ print("bad", len(bad), flush=True)
 shm.close()
 shm.unlink()
 `
-	cmd := exec.Command(py, "-c", script, "mpgo_test_py1"+sfx)
+	cmd := exec.CommandContext(proctest.Context(t), py, "-c", script, "mpgo_test_py1"+sfx)
 	stdin, _ := cmd.StdinPipe()
 	outPipe, _ := cmd.StdoutPipe()
 	outR := bufio.NewReader(outPipe)
@@ -298,28 +298,101 @@ shm.unlink()
 	defer seg.Close()
 	defer seg.Unlink()
 	fill(seg.Bytes(), 5)
-	script2 := `
-import sys
-from multiprocessing import shared_memory, resource_tracker
-shm = shared_memory.SharedMemory(name=sys.argv[1])
-# Attaching is not owning: before 3.13 Python registers attaches too (gh-82300).
-try:
-    resource_tracker.unregister(shm._name, "shared_memory")
-except Exception:
-    pass
-ok = shm.size == 1000 and all(shm.buf[i] == (i * 7 + 5) % 251 for i in range(1000))
-for i in range(1000):
-    shm.buf[i] = (i * 7 + 3) % 251
-shm.close()
-print("ok" if ok else "mismatch size=%d" % shm.size)
-`
-	got, err := exec.Command(py, "-c", script2, "mpgo_test_py2"+sfx).CombinedOutput()
+	got, err := exec.CommandContext(proctest.Context(t), py, "-c", pyAttach+pyCheckAndWrite, "mpgo_test_py2"+sfx, "untracked").CombinedOutput()
 	if err != nil || strings.TrimSpace(string(got)) != "ok" {
 		t.Fatalf("python: %s %v", got, err)
 	}
 	if err := verify(seg.Bytes(), 3); err != nil {
 		t.Fatal("Python's writes seen from Go:", err)
 	}
+}
+
+// pyAttach attaches to the segment argv[1] as a Python worker would:
+// argv[2] "untracked" with the fix (track=False on 3.13+, unregister
+// before), "plain" as the Python docs' examples do.
+const pyAttach = `
+import sys
+from multiprocessing import shared_memory, resource_tracker
+name, how = sys.argv[1], sys.argv[2]
+if how == "untracked" and sys.version_info >= (3, 13):
+    shm = shared_memory.SharedMemory(name=name, track=False)
+else:
+    shm = shared_memory.SharedMemory(name=name)
+    if how == "untracked":
+        # Attaching is not owning: take back the registration the attach made.
+        resource_tracker.unregister(shm._name, "shared_memory")
+`
+
+const pyCheckAndWrite = `
+ok = shm.size == 1000 and all(shm.buf[i] == (i * 7 + 5) % 251 for i in range(1000))
+for i in range(1000):
+    shm.buf[i] = (i * 7 + 3) % 251
+shm.close()
+print("ok" if ok else "mismatch size=%d" % shm.size)
+`
+
+// A Python process that only attaches to a Go segment removes it when it
+// exits — Python's resource tracker unlinks what SharedMemory registered,
+// attaches included (CPython gh-82300; issue 9 item 6) — unless it attaches
+// untracked, as shm's doc and the README say. The Go side keeps its
+// mapping either way. (CombinedOutput returns once Python's tracker, which
+// shares Python's stderr, has exited: its cleanup is done.)
+func TestPythonAttachRemovesTheSegmentUnlessTold(t *testing.T) {
+	proctest.CheckShm(t)
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not found; skipping the multiprocessing.shared_memory interop test")
+	}
+	for _, tc := range []struct {
+		how       string
+		survives  bool
+		pyWarning bool
+	}{
+		{"untracked", true, false},
+		{"plain", false, true},
+	} {
+		t.Run(tc.how, func(t *testing.T) {
+			name := "mpgo_test_py3_" + tc.how + sfx
+			seg, err := shm.Create(name, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer seg.Close()
+			defer shm.Unlink(name) // if it survived
+			fill(seg.Bytes(), 5)
+			out, err := exec.CommandContext(proctest.Context(t), py, "-c", pyAttach+pyCheckAndWrite, name, tc.how).CombinedOutput()
+			if err != nil || !strings.HasPrefix(strings.TrimSpace(string(out)), "ok") {
+				t.Fatalf("python: %s %v", out, err)
+			}
+			if warned := strings.Contains(string(out), "leaked shared_memory objects"); warned != tc.pyWarning {
+				t.Errorf("Python's tracker warned of a leak: %v, want %v; Python said:\n%s", warned, tc.pyWarning, out)
+			}
+			again, err := shm.Open(name)
+			if tc.survives {
+				if err != nil {
+					t.Fatalf("the segment Python attached to untracked is gone: %v", err)
+				}
+				again.Close()
+			} else {
+				if err == nil {
+					again.Close()
+					t.Fatalf("the segment survived a plain Python attach: Python %s no longer removes attached segments (gh-82300 fixed?): update shm's doc and the README", pyVersion(py))
+				}
+				if !errors.Is(err, fs.ErrNotExist) {
+					t.Fatalf("Open after Python removed it: %v", err)
+				}
+			}
+			// Go's own mapping is untouched by the unlink.
+			if err := verify(seg.Bytes(), 3); err != nil {
+				t.Fatal("Python's writes, seen through the Go mapping:", err)
+			}
+		})
+	}
+}
+
+func pyVersion(py string) string {
+	out, _ := exec.Command(py, "--version").Output()
+	return strings.TrimSpace(string(out))
 }
 
 // sfx makes fixed test names unique to this test process, so two runs of

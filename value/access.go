@@ -19,7 +19,8 @@ import (
 // leave such a value half-written.
 //
 // A larger T cannot be copied atomically. On a locked value Load, Store and
-// Update all take the lock (as Python's .value does). Update runs fn on a
+// Update all take the lock (as Python's .value does); it is reentrant, so
+// the goroutine holding Lock() may call them. Update runs fn on a
 // copy and writes the copy back only when fn returns, bracketed by the
 // record's writing mark (layout.go): a process killed inside fn loses its
 // update as a whole and leaves the value intact; only one killed during the
@@ -35,7 +36,7 @@ import (
 // Load returns the value. On a value over 8 bytes with a lock it takes the
 // lock (silently taking it over from a dead holder) and may block; use
 // LoadContext to bound the wait or to learn that the value is damaged. It
-// panics if the lock is not recoverable (see Lock).
+// panics if the lock is not recoverable (see Lock) or v is closed.
 func (v *Value[T]) Load() T {
 	p := v.dataPtr("Load")
 	if v.word {
@@ -47,7 +48,7 @@ func (v *Value[T]) Load() T {
 	}
 	x, err := v.loadLocked(context.Background())
 	if err != nil && !errors.Is(err, ErrOwnerDead) {
-		panic(err.Error())
+		panic(v.fail("Load", err).Error())
 	}
 	return x
 }
@@ -58,31 +59,32 @@ func (v *Value[T]) Load() T {
 // it over) or the value is damaged (see UpdateContext).
 func (v *Value[T]) LoadContext(ctx context.Context) (T, error) {
 	var zero T
-	if v.closed.Load() {
-		return zero, v.errClosed()
+	if v.h.Closed() {
+		return zero, v.fail("LoadContext", ErrClosed)
 	}
 	if v.word || v.lk == nil {
 		return v.Load(), nil
 	}
-	return v.loadLocked(ctx)
+	x, err := v.loadLocked(ctx)
+	return x, v.fail("LoadContext", err)
 }
 
 func (v *Value[T]) loadLocked(ctx context.Context) (T, error) {
 	var zero T
-	tookOver, err := v.lk.acquire(ctx)
+	tookOver, err := v.acquire(ctx)
 	if err != nil {
-		return zero, v.wrap(err)
+		return zero, err
 	}
 	x := *(*T)(v.data)
 	err = v.check(tookOver)
-	v.lk.release()
+	v.lk.Unlock()
 	return x, err
 }
 
 // Store sets the value to x. On a value over 8 bytes with a lock it takes
 // the lock (silently taking it over from a dead holder) and may block; a
 // Store writes a whole value, so it also repairs a damaged one. It panics
-// if the lock is not recoverable (see Lock).
+// if the lock is not recoverable (see Lock) or v is closed.
 func (v *Value[T]) Store(x T) {
 	p := v.dataPtr("Store")
 	if v.word {
@@ -94,7 +96,7 @@ func (v *Value[T]) Store(x T) {
 		return
 	}
 	if err := v.storeLocked(context.Background(), x, true); err != nil {
-		panic(err.Error())
+		panic(v.fail("Store", err).Error())
 	}
 }
 
@@ -103,22 +105,22 @@ func (v *Value[T]) Store(x T) {
 // ErrOwnerDead, without storing, if it took the lock over from a process
 // that died holding it.
 func (v *Value[T]) StoreContext(ctx context.Context, x T) error {
-	if v.closed.Load() {
-		return v.errClosed()
+	if v.h.Closed() {
+		return v.fail("StoreContext", ErrClosed)
 	}
 	if v.word || v.lk == nil {
 		v.Store(x)
 		return nil
 	}
-	return v.storeLocked(ctx, x, false)
+	return v.fail("StoreContext", v.storeLocked(ctx, x, false))
 }
 
 func (v *Value[T]) storeLocked(ctx context.Context, x T, anyway bool) error {
-	tookOver, err := v.lk.acquire(ctx)
+	tookOver, err := v.acquire(ctx)
 	if err != nil {
-		return v.wrap(err)
+		return err
 	}
-	defer v.lk.release()
+	defer v.lk.Unlock()
 	if tookOver && !anyway {
 		return v.check(true)
 	}
@@ -129,21 +131,22 @@ func (v *Value[T]) storeLocked(ctx context.Context, x T, anyway bool) error {
 // Update runs fn on the value under the value's lock:
 // UpdateContext(context.Background(), fn).
 func (v *Value[T]) Update(fn func(*T)) error {
-	return v.UpdateContext(context.Background(), fn)
+	return v.update("Update", context.Background(), fn)
 }
 
 // UpdateContext takes the value's lock, waiting no longer than ctx allows,
 // calls fn with a pointer to a copy of the value, stores what fn leaves
 // there, and releases the lock: an atomic read-modify-write against every
-// other Update, and against anyone holding Lock(), in any process. For a
-// value of at most 8 bytes fn may run more than once, if an Add or Store
-// (which do not take the lock) changed the value before the commit, so fn
-// should only compute the new value from the old. If fn panics, the value
-// is unchanged and the lock released.
+// other Update, and against anyone holding Lock(), in any process. The
+// goroutine holding Lock() may call it (the lock is reentrant), and so may
+// fn. For a value of at most 8 bytes fn may run more than once, if an Add
+// or Store (which do not take the lock) changed the value before the
+// commit, so fn should only compute the new value from the old. If fn
+// panics, the value is unchanged and the lock released.
 //
 // If it returns an error, fn did not run and the value is unchanged:
 //   - ctx.Err() if the wait was cut short;
-//   - ErrNoLock on a raw value;
+//   - ErrNoLock on a raw value; ErrClosed after Close;
 //   - an error wrapping ErrOwnerDead if a process died holding the lock.
 //     This call took the lock over and released it again; the dead
 //     process's Update was lost as a whole and the value is intact (unless
@@ -159,33 +162,79 @@ func (v *Value[T]) Update(fn func(*T)) error {
 // forever if it is released unrepaired. Here the lock is always usable
 // again and only a value that is really damaged needs repair.
 func (v *Value[T]) UpdateContext(ctx context.Context, fn func(*T)) error {
-	if v.closed.Load() {
-		return v.errClosed()
-	}
+	return v.update("UpdateContext", ctx, fn)
+}
+
+func (v *Value[T]) update(op string, ctx context.Context, fn func(*T)) error {
 	if v.lk == nil {
-		return fmt.Errorf("%w: Update on %s (made by NewRaw)", ErrNoLock, v.obj.Name)
+		return v.refuse(op)
 	}
-	tookOver, err := v.lk.acquire(ctx)
-	if err != nil {
-		return v.wrap(err)
+	if err := v.lk.LockContext(ctx); err != nil {
+		return v.updateNotLocked(op, err)
 	}
-	defer v.lk.release()
-	if err := v.check(tookOver); err != nil {
-		return err
-	}
+	defer v.lk.Unlock()
+	x := v.take()
+	defer v.give(x)
 	if v.word {
 		for {
-			x, old := loadWord[T](v.data)
-			fn(&x)
-			if casWord(v.data, old, x) {
+			var old uint64
+			*x, old = loadWord[T](v.data)
+			fn(x)
+			if casWord(v.data, old, *x) {
 				return nil
 			}
 		}
 	}
-	x := *(*T)(v.data)
-	fn(&x)
-	v.write(x)
+	if err := v.check(false); err != nil {
+		return v.fail(op, err)
+	}
+	*x = *(*T)(v.data)
+	fn(x)
+	v.write(*x)
 	return nil
+}
+
+// take returns the T an Update computes on: the handle's scratch, or a
+// new one when an Update further up this goroutine (fn calling Update, the
+// lock being reentrant) has it. The lock is held, so no other goroutine
+// touches scratch or busy meanwhile.
+func (v *Value[T]) take() *T {
+	if v.busy {
+		return new(T)
+	}
+	v.busy = true
+	return v.scratch
+}
+
+// give hands x back after the Update that took it.
+func (v *Value[T]) give(x *T) {
+	if x == v.scratch {
+		v.busy = false
+	}
+}
+
+// refuse is the error of an Update on a raw or closed value. (Update's own
+// path needs no closed check: Close closes the lock, whose LockContext then
+// fails with ErrClosed.)
+func (v *Value[T]) refuse(op string) error {
+	if v.lk == nil {
+		return v.fail(op, fmt.Errorf("%w (made by NewRaw)", ErrNoLock))
+	}
+	return v.fail(op, ErrClosed)
+}
+
+// updateNotLocked is the error of an Update whose LockContext failed: if
+// it took the lock over from a dead holder, it marks it consistent and
+// reports the takeover (or the damage it left), else the lock's error.
+func (v *Value[T]) updateNotLocked(op string, err error) error {
+	if !errors.Is(err, ErrOwnerDead) {
+		return v.fail(op, err)
+	}
+	defer v.lk.Unlock()
+	if err := v.lk.MarkConsistent(); err != nil {
+		return v.fail(op, err)
+	}
+	return v.fail(op, v.check(true))
 }
 
 // Repair takes the lock and, if a process died while writing the value so
@@ -193,16 +242,13 @@ func (v *Value[T]) UpdateContext(ctx context.Context, fn func(*T)) error {
 // is there, writes the result back and clears the damage. On an intact
 // value it does nothing. It reports whether fix ran.
 func (v *Value[T]) Repair(ctx context.Context, fix func(*T)) (bool, error) {
-	if v.closed.Load() {
-		return false, v.errClosed()
+	if v.lk == nil || v.h.Closed() {
+		return false, v.refuse("Repair")
 	}
-	if v.lk == nil {
-		return false, fmt.Errorf("%w: Repair on %s (made by NewRaw)", ErrNoLock, v.obj.Name)
+	if _, err := v.acquire(ctx); err != nil {
+		return false, v.fail("Repair", err)
 	}
-	if _, err := v.lk.acquire(ctx); err != nil {
-		return false, v.wrap(err)
-	}
-	defer v.lk.release()
+	defer v.lk.Unlock()
 	if atomic.LoadUint32(&v.rec.writing) == recordIntact {
 		return false, nil
 	}
@@ -215,10 +261,10 @@ func (v *Value[T]) Repair(ctx context.Context, fix func(*T)) (bool, error) {
 // check, run with the lock held, reports a damaged value or a takeover.
 func (v *Value[T]) check(tookOver bool) error {
 	if atomic.LoadUint32(&v.rec.writing) != recordIntact {
-		return fmt.Errorf("value %s: a process died while writing it, so it may be half-written; Store or Repair it: %w", v.obj.Name, ErrOwnerDead)
+		return fmt.Errorf("a process died while writing it, so it may be half-written; Store or Repair it: %w", ErrOwnerDead)
 	}
 	if tookOver {
-		return fmt.Errorf("value %s: a process died holding its lock; an Update it was making is lost whole, the value is as the last complete one left it: %w", v.obj.Name, ErrOwnerDead)
+		return fmt.Errorf("a process died holding its lock; an Update it was making is lost whole, the value is as the last complete one left it: %w", ErrOwnerDead)
 	}
 	return nil
 }
@@ -240,17 +286,4 @@ func (v *Value[T]) write(x T) {
 	}
 	*(*T)(v.data) = x
 	atomic.StoreUint32(&v.rec.writing, recordIntact)
-}
-
-func (v *Value[T]) errClosed() error {
-	return fmt.Errorf("value %s: %w", v.obj.Name, ErrClosed)
-}
-
-// wrap names the value in an error from its lock; a context's error is
-// returned as it is.
-func (v *Value[T]) wrap(err error) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	return fmt.Errorf("value %s: %w", v.obj.Name, err)
 }

@@ -41,14 +41,17 @@
 //
 //   - A goroutine waiting for the value's lock holds an OS thread, and
 //     notices a dead holder within the lock's polling interval.
-//   - Load and Store on a value over 8 bytes take the lock: inside a
-//     critical section of Lock() use Pointer, not Load or Store, or the
-//     goroutine waits for itself. Python avoids this by making the lock an
-//     RLock; Lock here is a plain (process-owned) Lock.
+//   - Load and Store on a value over 8 bytes take the lock. It is an RLock,
+//     as Python's get_lock() is, so the goroutine holding Lock() may call
+//     them (and Update), but only that goroutine: another goroutine of the
+//     same process waits, as another process does, and only the goroutine
+//     that locked it may unlock it.
 //   - Add does not take the lock, so it is not excluded by a critical
 //     section of Lock(): mix them only where that is what you mean.
 //   - A raw value (NewRaw) has no lock: Update returns ErrNoLock, and Load
 //     and Store of a value over 8 bytes may tear under concurrent Stores.
-//   - Close unmaps the value: it must come after every other use in this
-//     process, including pointers from Pointer.
+//   - After Close, calls with an error result return ErrClosed and the
+//     others panic, and pointers from Pointer must not be used. Until
+//     Close they are valid even if the Value itself is dropped (a Value
+//     dropped without Close stays mapped until the process exits).
 package value

@@ -102,7 +102,7 @@ func ExampleNew_struct() {
 func ExampleNew_refusesPointers() {
 	_, err := value.New("a string holds a pointer")
 	fmt.Println(err)
-	// Output: value: type cannot be stored in shared memory: string is a string; use numbers, bool, fixed arrays or structs of those
+	// Output: value: New: type cannot be stored in shared memory: string is a string; use numbers, bool, fixed arrays or structs of those
 }
 
 func ExampleValue_UpdateContext() {

@@ -6,20 +6,24 @@ import (
 	"unsafe"
 
 	"github.com/multiproc/multiproc/internal/layout"
+	"github.com/multiproc/multiproc/internal/typed"
 )
 
-// record is the start of a Value file's payload. The payload begins at file
-// offset 128, right after the layout.Header (kind Value, ElemCount 1, the
-// element type's size, alignment, fingerprint and name):
+// record is the start of a Value file's payload: the head every typed
+// object has (internal/typed) with the Value's write mark in it. The
+// payload begins at file offset 128, right after the layout.Header (kind
+// Value, ElemCount 1, the element type's size, alignment, fingerprint and
+// name):
 //
 //	payload  file
 //	 offset offset size field
-//	      0    128    4 flags    recordLocked when the value has a lock (New);
-//	                             0 for NewRaw. Written before publication, never changed.
+//	      0    128    4 flags    typed.FlagLocked when the value has a lock
+//	                             (New); 0 for NewRaw. Written before
+//	                             publication, never changed.
 //	      4    132    4 writing  see the record states below
 //	      8    136   56 (reserved, zero)
-//	     64    192   64 lock     robust process-owned mutex (internal/robust);
-//	                             zero and unused in a raw value
+//	     64    192   64 lock     robust process-owned mutex (internal/robust),
+//	                             used as a sem.RLock; zero and unused in a raw value
 //	    128    256    n data     the T; n is its size rounded up to 8 bytes,
 //	                             at least 8, then to a whole cache line
 //
@@ -32,7 +36,7 @@ type record struct {
 	flags   uint32
 	writing uint32
 	_       [56]byte
-	lock    [lockSize]byte
+	lock    [typed.LockSize]byte
 }
 
 // States of record.writing, the "a value is being copied in" mark. Only the
@@ -51,17 +55,12 @@ const (
 	recordWriting uint32 = 1
 )
 
-// Flag bits of record.flags.
-const recordLocked uint32 = 1 << 0
-
-const (
-	lockOffset = 64  // payload offset of the lock record
-	lockSize   = 64  // size of the lock record
-	dataOffset = 128 // payload offset of the data
-)
+const dataOffset = typed.DataOffset // payload offset of the data
 
 var _ [dataOffset - unsafe.Sizeof(record{})]byte // compile-time size checks
 var _ [unsafe.Sizeof(record{}) - dataOffset]byte
+var _ [unsafe.Offsetof(record{}.lock) - typed.LockOffset]byte
+var _ [typed.LockOffset - unsafe.Offsetof(record{}.lock)]byte
 
 // dataSize is the room a T of size bytes takes after the record: at least
 // one 8-byte word, a whole number of cache lines.
@@ -74,19 +73,16 @@ func dataSize(size uint32) int {
 func isWord(size uintptr) bool { return size <= 8 }
 
 // validate checks the record of a payload opened from a file, whose header
-// said it holds one element of type t. It never trusts the bytes: the
-// payload must be large enough for the record and the data, and the flags
-// must be ones this version writes.
+// said it holds one element of type t (typed.Open checked the flags). It
+// never trusts the bytes: the payload must be large enough for the record
+// and the data, and the write mark one this version writes.
 func validate(payload []byte, t layout.TypeInfo) (*record, error) {
 	if len(payload) < dataOffset+dataSize(t.Size) {
-		return nil, fmt.Errorf("%w: %d-byte payload, a Value of %s needs %d", layout.ErrCorrupt, len(payload), t.Name, dataOffset+dataSize(t.Size))
+		return nil, fmt.Errorf("%w: %d-byte payload, a Value of %s needs %d", ErrCorrupt, len(payload), t.Name, dataOffset+dataSize(t.Size))
 	}
 	r := (*record)(unsafe.Pointer(&payload[0]))
-	if f := atomic.LoadUint32(&r.flags); f&^recordLocked != 0 {
-		return nil, fmt.Errorf("%w: unknown value flags %#x", layout.ErrCorrupt, f)
-	}
 	if w := atomic.LoadUint32(&r.writing); w != recordIntact && w != recordWriting {
-		return nil, fmt.Errorf("%w: value write mark %d, want 0 or 1", layout.ErrCorrupt, w)
+		return nil, fmt.Errorf("%w: value write mark %d, want 0 or 1", ErrCorrupt, w)
 	}
 	return r, nil
 }

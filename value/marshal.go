@@ -13,24 +13,24 @@ import (
 
 // MarshalText returns the value's name.
 func (v *Value[T]) MarshalText() ([]byte, error) {
-	if v.obj == nil {
-		return nil, errors.New("value: MarshalText of a Value that was never opened")
+	if v.h == nil {
+		return nil, failf("MarshalText", errors.New("a Value that was never opened"))
 	}
-	return []byte(v.obj.Name), nil
+	return []byte(v.h.Obj.Name), nil
 }
 
 // UnmarshalText opens the value named text (as Open[T] does, refusing
 // another element type) into v, which must be a zero Value. The receiver
 // owns the opened handle: Close it when done.
 func (v *Value[T]) UnmarshalText(text []byte) error {
-	if v.obj != nil {
-		return fmt.Errorf("value: UnmarshalText into Value %s, which is already open", v.obj.Name)
+	if v.h != nil {
+		return v.fail("UnmarshalText into", fmt.Errorf("%w: it is open already", ErrInvalidArgument))
 	}
 	w, err := Open[T](string(text))
 	if err != nil {
 		return err
 	}
-	v.obj, v.rec, v.data, v.word, v.lk = w.obj, w.rec, w.data, w.word, w.lk
+	*v = *w
 	return nil
 }
 

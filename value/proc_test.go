@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/multiproc/multiproc/internal/proctest"
+	"github.com/multiproc/multiproc/sem"
 )
 
 // Tests across real processes: the test binary re-executed as children,
@@ -242,9 +243,9 @@ func TestKilledInsideUpdateLosesOnlyItsOwnUpdate(t *testing.T) {
 	victim.WaitLine("inside")
 	// The survivors queue on the lock the victim holds, then it dies.
 	cs := proctest.StartN(t, survivors, "value-survivor", v.Name(), strconv.Itoa(each))
-	for i := 0; v.lk.m.State().Waiters < survivors; i++ {
+	for i := 0; v.lk.State().Waiters < survivors; i++ {
 		if i == 5000 {
-			t.Fatalf("survivors never queued on the lock: %+v; stderr: %q", v.lk.m.State(), cs[0].Stderr())
+			t.Fatalf("survivors never queued on the lock: %+v; stderr: %q", v.lk.State(), cs[0].Stderr())
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -303,6 +304,9 @@ func TestKilledMidWriteLeavesDamageUntilRepair(t *testing.T) {
 }
 
 func TestContextEndsWaitForLockHeldByAnotherProcess(t *testing.T) {
+	// Waits sleep an hour between looks: returning at all proves the
+	// deadline or the cancel ended the wait, with no timing claim.
+	defer sem.SetPollInterval(sem.SetPollInterval(time.Hour))
 	proctest.CheckShm(t)
 	v := mustNew(t, pair{1, 1})
 	release, err := NewRaw(false)
@@ -322,9 +326,7 @@ func TestContextEndsWaitForLockHeldByAnotherProcess(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("UpdateContext past its deadline: %v", err)
 	}
-	if took := time.Since(t0); took > wait+200*time.Millisecond {
-		t.Errorf("UpdateContext returned %v after its %v deadline", took, wait)
-	}
+	t.Logf("UpdateContext returned %v", time.Since(t0)) // how fast is a benchmark's claim, not a test's
 	ctx, cancel = context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	if _, err := v.LoadContext(ctx); !errors.Is(err, context.DeadlineExceeded) {
@@ -334,7 +336,7 @@ func TestContextEndsWaitForLockHeldByAnotherProcess(t *testing.T) {
 	ctx, cancel = context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- v.StoreContext(ctx, pair{9, 9}) }()
-	for v.lk.m.State().Waiters == 0 { // the store is queued on the lock
+	for v.lk.State().Waiters == 0 { // the store is queued on the lock
 		time.Sleep(time.Millisecond)
 	}
 	cancel()
@@ -343,7 +345,7 @@ func TestContextEndsWaitForLockHeldByAnotherProcess(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("cancelled StoreContext: %v", err)
 		}
-	case <-time.After(time.Second):
+	case <-proctest.Context(t).Done():
 		t.Fatal("StoreContext did not return after cancel")
 	}
 

@@ -3,23 +3,28 @@ package value
 import (
 	"fmt"
 	"io/fs"
-	"sync/atomic"
 	"unsafe"
 
 	"github.com/multiproc/multiproc/internal/layout"
-	"github.com/multiproc/multiproc/internal/segment"
+	"github.com/multiproc/multiproc/internal/typed"
+	"github.com/multiproc/multiproc/sem"
 )
 
 // A Value is one T in shared memory, open in this process. Its methods are
-// safe for concurrent use by goroutines and processes, except Close, which
-// must come after every other use in this process (it unmaps the memory).
+// safe for concurrent use by goroutines and processes, Close included (see
+// Close).
 type Value[T any] struct {
-	obj    *segment.Object
-	rec    *record
-	data   unsafe.Pointer // the T in the mapping
-	word   bool           // T fits in one atomic word (at most 8 bytes)
-	lk     *objLock       // nil for a raw value
-	closed atomic.Bool
+	h    *typed.Handle
+	lk   *sem.RLock // h.Lock: nil for a raw value
+	rec  *record
+	data unsafe.Pointer // the T in the mapping
+	word bool           // T fits in one atomic word (at most 8 bytes)
+
+	// The copy an Update hands to its fn, used only with the lock held
+	// (see update): a T on the stack would escape to the heap through fn,
+	// one allocation per Update.
+	scratch *T
+	busy    bool // scratch is in use by an Update further up this goroutine
 }
 
 // New creates a value holding init, with its own lock: Python's
@@ -29,7 +34,8 @@ type Value[T any] struct {
 // arrays, structs of those); anything else is refused with an error
 // wrapping ErrUnsupportedType that names T.
 func New[T any](init T, opts ...Option) (*Value[T], error) {
-	return create(init, true, opts)
+	v, err := create(init, true, opts)
+	return v, failf("New", err)
 }
 
 // NewRaw creates a value holding init, without a lock: Python's RawValue.
@@ -38,38 +44,33 @@ func New[T any](init T, opts ...Option) (*Value[T], error) {
 // may tear. Update, UpdateContext and Repair return ErrNoLock, and Lock
 // returns nil. T is restricted as for New.
 func NewRaw[T any](init T, opts ...Option) (*Value[T], error) {
-	return create(init, false, opts)
+	v, err := create(init, false, opts)
+	return v, failf("NewRaw", err)
 }
 
 func create[T any](init T, locked bool, opts []Option) (*Value[T], error) {
 	t, err := layout.TypeOf[T]()
 	if err != nil {
-		return nil, fmt.Errorf("value: %w", err)
+		return nil, err
 	}
-	o := collect(opts)
-	spec := segment.ObjectSpec{
+	h, err := typed.Create(typed.Spec{
 		Kind:        layout.KindValue,
-		PayloadSize: dataOffset + dataSize(t.Size),
-		Elem:        &t,
+		Elem:        t,
 		ElemCount:   1,
-	}
-	obj, err := segment.CreateObject(spec, o.Options, func(payload []byte) error {
-		r := (*record)(unsafe.Pointer(&payload[0]))
-		if locked {
-			r.flags = recordLocked
-			initLock(payload[lockOffset : lockOffset+lockSize])
-		}
-		// The payload is zero, so a word-sized T's padding stays zero.
-		*(*T)(unsafe.Pointer(&payload[dataOffset])) = init
-		return nil
-	})
+		PayloadSize: dataOffset + dataSize(t.Size),
+		Locked:      locked,
+		Init: func(payload []byte) {
+			// The payload is zero, so a word-sized T's padding stays zero.
+			*(*T)(unsafe.Pointer(&payload[dataOffset])) = init
+		},
+	}, collect(opts).Options)
 	if err != nil {
 		return nil, err
 	}
-	v, err := attach[T](obj)
+	v, err := attach[T](h, t)
 	if err != nil {
-		obj.Unlink()
-		obj.Close()
+		h.Obj.Unlink()
+		h.Close()
 		return nil, err
 	}
 	return v, nil
@@ -77,55 +78,57 @@ func create[T any](init T, locked bool, opts []Option) (*Value[T], error) {
 
 // Open opens the value called name, made by New or NewRaw in any process.
 // It fails with an error wrapping fs.ErrNotExist if there is none,
-// ErrKindMismatch if name is another kind of object, ErrTypeMismatch
-// (naming both types) if it holds another type than T, and ErrCorrupt if
-// the file is damaged.
+// ErrKindMismatch if name is another kind of object (the message says
+// which), ErrTypeMismatch (naming both types) if it holds another type
+// than T, and ErrCorrupt if the file is damaged.
 func Open[T any](name string, opts ...Option) (*Value[T], error) {
-	t, err := layout.TypeOf[T]()
+	v, err := open[T](name, opts)
 	if err != nil {
-		return nil, fmt.Errorf("value: %w", err)
+		return nil, failf("Open "+name, err)
 	}
-	o := collect(opts)
-	obj, err := segment.OpenObject(name, layout.KindValue, &t, o.Open())
+	return v, nil
+}
+
+func open[T any](name string, opts []Option) (*Value[T], error) {
+	t, err := layout.TypeOf[T]()
 	if err != nil {
 		return nil, err
 	}
-	if obj.Header.ElemCount != 1 {
-		obj.Close()
-		return nil, &fs.PathError{Op: "open", Path: obj.Path(), Err: fmt.Errorf("%w: a Value holds 1 element, this one claims %d", layout.ErrCorrupt, obj.Header.ElemCount)}
-	}
-	v, err := attach[T](obj)
+	h, err := typed.Open(name, layout.KindValue, t, collect(opts).Open())
 	if err != nil {
-		obj.Close()
+		return nil, err
+	}
+	v, err := attach[T](h, t)
+	if err != nil {
+		h.Close()
 		return nil, err
 	}
 	return v, nil
 }
 
-// attach checks obj's record and builds the Value over it.
-func attach[T any](obj *segment.Object) (*Value[T], error) {
-	t, _ := layout.TypeOf[T]()
+// attach checks the Value's part of the payload and builds the Value.
+func attach[T any](h *typed.Handle, t layout.TypeInfo) (*Value[T], error) {
+	obj := h.Obj
+	if obj.Header.ElemCount != 1 {
+		return nil, &fs.PathError{Op: "open", Path: obj.Path(), Err: fmt.Errorf("%w: a Value holds 1 element, this one claims %d", ErrCorrupt, obj.Header.ElemCount)}
+	}
 	rec, err := validate(obj.Payload, t)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: obj.Path(), Err: err}
 	}
-	v := &Value[T]{
-		obj:  obj,
-		rec:  rec,
-		data: unsafe.Pointer(&obj.Payload[dataOffset]),
-		word: isWord(uintptr(t.Size)),
-	}
-	if atomic.LoadUint32(&rec.flags)&recordLocked != 0 {
-		if v.lk, err = attachLock(obj, lockOffset); err != nil {
-			return nil, &fs.PathError{Op: "open", Path: obj.Path(), Err: err}
-		}
-	}
-	return v, nil
+	return &Value[T]{
+		h:       h,
+		lk:      h.Lock,
+		rec:     rec,
+		data:    unsafe.Pointer(&obj.Payload[dataOffset]),
+		word:    isWord(uintptr(t.Size)),
+		scratch: new(T),
+	}, nil
 }
 
 // Name returns the value's name in /dev/shm, which any process can give to
 // Open.
-func (v *Value[T]) Name() string { return v.obj.Name }
+func (v *Value[T]) Name() string { return v.h.Obj.Name }
 
 // Pointer returns the address of the shared value itself, for code that
 // holds Lock() and needs more than Update gives: a Condition's predicate,
@@ -137,30 +140,34 @@ func (v *Value[T]) Name() string { return v.obj.Name }
 func (v *Value[T]) Pointer() *T { return (*T)(v.dataPtr("Pointer")) }
 
 // dataPtr returns the address of the shared T, or panics naming op if v is
-// closed: the mapping is gone, and touching it would fault.
+// closed.
 func (v *Value[T]) dataPtr(op string) unsafe.Pointer {
-	if v.closed.Load() {
-		panic("value: " + op + " on closed Value " + v.obj.Name)
+	if v.h.Closed() {
+		panic(v.fail(op, ErrClosed).Error())
 	}
 	return v.data
 }
 
-// Close unmaps the value in this process and drops its hold on the file.
-// Other processes that have it open keep using it; the creator's Close of a
-// value made without a Name also removes its name (see Lifetime). Close must
-// not run concurrently with other calls on v; using v afterwards panics
-// (the calls with an error result return ErrClosed). Close is idempotent.
-func (v *Value[T]) Close() error {
-	if v.closed.Swap(true) {
-		return nil
-	}
-	if v.lk != nil {
-		v.lk.close()
-	}
-	return v.obj.Close()
-}
+// Close gives up this process's handle on the value: calls blocked on its
+// lock return ErrClosed (Close returns once they have), later calls with
+// an error result return ErrClosed and the others panic, saying so. A call
+// racing Close completes or fails that way; it never touches unmapped
+// memory (the mapping goes when v is unreachable), and a goroutine inside
+// an Update when Close comes finishes it and releases the lock. Other
+// processes that have the value open keep using it; the creator's Close of
+// a value made without a Name also removes its name (see Lifetime). Close
+// is idempotent.
+func (v *Value[T]) Close() error { return v.fail("Close", v.h.Close()) }
 
 // Unlink removes the value's name: no process can Open it any more, while
 // those that have it open keep using it until they Close. It works before
 // or after Close.
-func (v *Value[T]) Unlink() error { return v.obj.Unlink() }
+func (v *Value[T]) Unlink() error { return v.fail("Unlink", v.h.Obj.Unlink()) }
+
+// fail is the error of op on v: "value: op of Value NAME: err".
+func (v *Value[T]) fail(op string, err error) error {
+	if err == nil {
+		return nil // and no message built: success paths call this too
+	}
+	return failf(op+" of Value "+v.h.Obj.Name, err)
+}

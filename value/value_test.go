@@ -299,7 +299,7 @@ func TestClosedValueSaysSo(t *testing.T) {
 		t.Errorf("LoadContext after Close: %v", err)
 	}
 	defer func() {
-		if r := recover(); r == nil || !strings.Contains(r.(string), "Load on closed Value "+v.Name()) {
+		if r := recover(); r == nil || !strings.Contains(r.(string), "value: Load of Value "+v.Name()+": object closed") {
 			t.Errorf("Load after Close: recovered %v", r)
 		}
 	}()

@@ -27,6 +27,8 @@ func TestTourRuns(t *testing.T) {
 		"parent reads: \"hello from child",
 		"Final counter: 4000",
 		"previous lock owner died holding the lock",
+		"parent took the lock over ", // a duration, then "after the kill": never "after 0s"
+		"after the kill, the owner being dead when it asked",
 		"semaphore released too many times",
 		"all 3 children saw the event and exited",
 		"the parent got all 3000 items, each exactly once and each child's in the order it put them",

@@ -683,8 +683,8 @@ func TestSecurityForgedOwnerIsALiveProcess(t *testing.T) {
 		atomic.StoreUint64(f.word, forged)
 		// The deadline.
 		const d = 300 * time.Millisecond
+		start := time.Now() // before the deadline is set, so the wait takes at least d
 		ctx, cancel := context.WithTimeout(context.Background(), d)
-		start := time.Now()
 		err := f.wait(ctx)
 		took := time.Since(start)
 		cancel()

@@ -16,10 +16,18 @@
 //
 // Start runs a role in one child, Run in n children; a child's stdout is
 // read line by line so a test can wait for a cue ("holding") and SIGKILL the
-// child at exactly that moment. Children get their timeout from the test's
-// deadline; a child still running at the end is stopped by reexec's stop
-// sequence, asked with SIGQUIT (so it dumps its goroutines), and the test
-// fails.
+// child at exactly that moment.
+//
+// Deadlines come from the test's own (go test -timeout, less a margin for
+// cleanups), never from constants: a child's Deadline and ChildContext end
+// a little before it, so a role's blocking calls fail in time to be
+// reported; the parent's Wait and WaitLine give up at it. A child still
+// running when it passes — the parent waiting on it, on something else, or
+// hung itself — is stopped by a watchdog with reexec's stop sequence, asked
+// with SIGQUIT, and its goroutines are printed on the test binary's
+// stderr, so a hang names itself before the test binary's timeout ends the
+// run. A child still running at the end of its test is dumped the same
+// way, and the test fails.
 //
 // Children are clients of the parent's resource tracker (track.Inherit),
 // as pool workers are: objects a child creates end as the test binary's

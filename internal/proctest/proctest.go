@@ -24,6 +24,9 @@ import (
 // tracker's, the pool's) in reexec's one registry.
 const rolePrefix = "test."
 
+// envDeadline carries the parent test's deadline for a child (Unix ns).
+const envDeadline = "MULTIPROC_TEST_DEADLINE"
+
 // A Role is the body of a child process. Its args are those given to Start;
 // returning an error exits with status 1 after printing it to stderr.
 type Role func(args []string) error
@@ -70,8 +73,30 @@ func runRole(name string, role Role, args []string) int {
 // connection (see track.Inherit), no process group, no output capture. Its
 // Path is /proc/self/exe: a program that wraps it (unshare) must be given
 // os.Executable() instead.
+//
+// The child's Deadline is this process's (a child's own, or 60 s from now);
+// the caller bounds its own wait for the command.
 func Command(role string, args ...string) *exec.Cmd {
-	return reexec.Command(rolePrefix+role, append([]string{"0"}, args...)...).Cmd
+	cmd := reexec.Command(rolePrefix+role, append([]string{"0"}, args...)...).Cmd
+	cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", envDeadline, Deadline().UnixNano()))
+	return cmd
+}
+
+// Deadline is when a child must be done: the deadline of the test that
+// started it, less the margins the parent keeps (so a child that passes
+// it fails in time to be reported, not killed by the test binary's
+// timeout). Outside a child it is 60 s from now.
+func Deadline() time.Time {
+	if ns, err := strconv.ParseInt(os.Getenv(envDeadline), 10, 64); err == nil && ns > 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Now().Add(60 * time.Second)
+}
+
+// ChildContext is a context that ends at Deadline, for the blocking calls
+// of a role: a child waiting on its parent never outlives the test.
+func ChildContext() (context.Context, context.CancelFunc) {
+	return context.WithDeadline(context.Background(), Deadline())
 }
 
 // Environ returns base with its role marker, if any, replaced by role's
@@ -93,6 +118,9 @@ type Child struct {
 	err    error
 	out    []string
 	outMu  sync.Mutex
+
+	dumpOnce sync.Once
+	dumped   string // stderr when dump ended the child
 }
 
 // Start runs role in a child process with args. The child is a client of
@@ -123,6 +151,15 @@ func start(t testing.TB, role string, idx int, args []string, program bool) *Chi
 	}
 	// Asked to stop, a child that outlived its test dumps its goroutines.
 	rx.Ask = func() error { return rx.Signal(syscall.SIGQUIT) }
+	// The child's own deadline comes 2 s before the watchdog's (below), so
+	// that a child bounded by it fails and is reported by its parent before
+	// the watchdog takes it for hung.
+	watchAt := time.Now().Add(timeoutFor(t))
+	childDeadline := watchAt.Add(-2 * time.Second)
+	if time.Until(childDeadline) < time.Second {
+		childDeadline = time.Now().Add(time.Until(watchAt) / 2)
+	}
+	cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", envDeadline, childDeadline.UnixNano()))
 	// The Cmd reaps the child as soon as it exits, so its stdout is a pipe
 	// of ours, read to its end here, not exec's StdoutPipe.
 	stdout, w, err := os.Pipe()
@@ -167,7 +204,14 @@ func start(t testing.TB, role string, idx int, args []string, program bool) *Chi
 		close(c.lines)
 		close(c.done)
 	}()
+	// The watchdog: a child still running at the test's deadline (less the
+	// margin) dumps its goroutines onto the test binary's stderr, whatever
+	// the parent is doing — waiting on it, on something else, or hung
+	// itself — so that a hang names itself before the test binary's
+	// timeout ends the run.
+	watchdog := time.AfterFunc(time.Until(watchAt), func() { c.dump("passed the test's deadline") })
 	t.Cleanup(func() {
+		watchdog.Stop()
 		select {
 		case <-c.done:
 			if program {
@@ -178,10 +222,13 @@ func start(t testing.TB, role string, idx int, args []string, program bool) *Chi
 			return
 		default:
 		}
-		if !c.stop() {
+		stderr := c.dump("was still running at the end of its test")
+		select {
+		case <-c.done:
+		default:
 			t.Errorf("child %s (pid %d): output still open 10s after SIGKILL (a tracker or another process holds it)", role, c.Pid())
 		}
-		t.Errorf("child %s (pid %d) still running at the end of the test; stderr:\n%s", role, c.Pid(), c.Stderr())
+		t.Errorf("child %s (pid %d) still running at the end of the test; stderr:\n%s", role, c.Pid(), stderr)
 	})
 	return c
 }
@@ -198,6 +245,23 @@ func (c *Child) stop() bool {
 	case <-time.After(reexec.Grace + 10*time.Second):
 		return false
 	}
+}
+
+// dump stops a running child (stop: SIGQUIT first, so that it prints its
+// goroutines) and prints its stderr on this process's stderr, once, saying
+// why; it returns that stderr. A child that has exited is left alone.
+func (c *Child) dump(why string) string {
+	c.dumpOnce.Do(func() {
+		select {
+		case <-c.done:
+			return
+		default:
+		}
+		c.stop()
+		c.dumped = c.Stderr()
+		fmt.Fprintf(os.Stderr, "proctest: child %s (pid %d) %s; its goroutines:\n%s\n", c.Role, c.Pid(), why, c.dumped)
+	})
+	return c.dumped
 }
 
 // kill sends SIGKILL to the child, or to its whole group if it leads one.
@@ -260,8 +324,7 @@ func (c *Child) WaitLine(prefix string) string {
 				return line
 			}
 		case <-timeout:
-			c.rx.Signal(syscall.SIGQUIT)
-			c.t.Fatalf("child %s did not print %q in time", c.Role, prefix)
+			c.t.Fatalf("child %s (pid %d) did not print %q by the test's deadline; stderr:\n%s", c.Role, c.Pid(), prefix, c.dump("did not print "+strconv.Quote(prefix)))
 		}
 	}
 }
@@ -296,8 +359,7 @@ func (c *Child) Wait() error {
 	case <-c.done:
 		return c.err
 	case <-time.After(timeoutFor(c.t)):
-		c.stop()
-		c.t.Fatalf("child %s (pid %d) hung; stderr:\n%s", c.Role, c.Pid(), c.Stderr())
+		c.t.Fatalf("child %s (pid %d) hung; stderr:\n%s", c.Role, c.Pid(), c.dump("hung"))
 		return nil
 	}
 }

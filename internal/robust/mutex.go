@@ -353,8 +353,10 @@ func Closed() *Mutex { return closed }
 func (m *Mutex) Local() *Local { return &m.st.local }
 
 // Local is per-process scratch state of one lock record, shared by all its
-// handles. The robust mutex does not use it.
+// handles: the owner and depth of a reentrant lock (sem.RLock, whose doc
+// gives the protocol that lets Owner be a plain word). The robust mutex
+// does not use it.
 type Local struct {
-	Owner atomic.Int64 // e.g. the owning goroutine of a reentrant lock, 0 if none
-	Depth atomic.Int64 // recursion depth; changed only by the owner
+	Owner int64 // the owning goroutine of a reentrant lock, 0 if none; written only by it
+	Depth int64 // recursion depth; read and written only by the owner
 }

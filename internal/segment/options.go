@@ -3,6 +3,7 @@ package segment
 import (
 	"fmt"
 	"io/fs"
+	"strings"
 
 	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/track"
@@ -57,6 +58,12 @@ func (o Options) Lifetime(k layout.Kind) Lifetime {
 // rather than taken for none: a Name gives an object another lifetime, and
 // Name(cfg.Name) with an unset cfg.Name must not silently make an object
 // that ends with its creator.
+//
+// So is a Name in another kind's file naming, which would make the object
+// open as something else: "sem.…" for anything (a POSIX semaphore's file
+// is sem.NAME, so Open* of semaphores reads "sem.x" as the file of
+// semaphore x, and a Lock called sem.x would be taken for one), and the
+// tracker's registries' "mpgo_tracker_…".
 func (o Options) FileName(short, prefix string) (string, error) {
 	if o.Named && o.Name == "" {
 		return "", fmt.Errorf("%w \"\": empty; leave the Name option out for a generated name (an object that lives while its creator holds it)", ErrInvalidName)
@@ -67,6 +74,14 @@ func (o Options) FileName(short, prefix string) (string, error) {
 	name, err := CleanName(o.Name, prefix)
 	if err != nil {
 		return "", err
+	}
+	switch {
+	case strings.HasPrefix(name, "sem.") && prefix == "sem.":
+		return "", fmt.Errorf("%w %q: a semaphore's name does not start with \"sem.\": its file is sem.NAME already (Name(%q) makes /dev/shm/%s)", ErrInvalidName, o.Name, name[len("sem."):], name)
+	case strings.HasPrefix(name, "sem."):
+		return "", fmt.Errorf("%w %q: names starting with \"sem.\" are POSIX semaphores' files (sem.NAME); an object of another kind named so would open as a semaphore's", ErrInvalidName, o.Name)
+	case track.IsRegistry(prefix + name):
+		return "", fmt.Errorf("%w %q: names starting with %q are the resource tracker's", ErrInvalidName, o.Name, track.RegistryPrefix)
 	}
 	return prefix + name, nil
 }

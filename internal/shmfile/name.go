@@ -3,9 +3,10 @@ package shmfile
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/multiproc/multiproc/internal/errs"
 )
 
 // Dir is where every object lives. glibc (since 2.34) and CPython hard-code
@@ -20,8 +21,9 @@ const nameMax = 255
 const GeneratedPrefix = "mpgo_"
 
 // ErrInvalidName is returned for a name that cannot name an object in
-// /dev/shm. The message quotes the name and says what is wrong with it.
-var ErrInvalidName = errors.New("invalid name")
+// /dev/shm. The message quotes the name and says what is wrong with it
+// (errs.ErrInvalidName).
+var ErrInvalidName = errs.ErrInvalidName
 
 // CleanName strips leading slashes from name and checks that what is left
 // can be a single file name in Dir once prefix is put before it (prefix is

@@ -4,17 +4,17 @@ package wait
 
 import (
 	"context"
-	"errors"
 	"runtime"
 	"sync/atomic"
 	"time"
 
+	"github.com/multiproc/multiproc/internal/errs"
 	"github.com/multiproc/multiproc/internal/futex"
 )
 
 // ErrClosed is returned by Sleep, and by Gate.Enter, when the handle the
-// wait belongs to was closed.
-var ErrClosed = errors.New("object closed")
+// wait belongs to was closed (errs.ErrClosed).
+var ErrClosed = errs.ErrClosed
 
 // A Sleeper is one goroutine's kernel sleeps on one futex word during one
 // wait: it bounds each sleep by the poll interval and the context's
