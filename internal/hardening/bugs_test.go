@@ -22,6 +22,10 @@ func init() {
 	proctest.Register("bug-take-and-exit", takeAndExit)
 }
 
+// poolSeqBug is the bug TestPoolRequeuedChunksKeepTheirProgress shows,
+// which the Pool's chaos and storm suites find within seconds.
+const poolSeqBug = "pool: chunks put back after a worker's death all have seq 0, so the progress words of a replacement that runs two in a row misreport the second's first task as finished: a task running at a death reruns without RetryOnWorkerDeath, and later tasks run twice, so that Map returns zero results for tasks it never got and Imap ends before its last (pool/pool_loop.go, engine.gone and chunk.slice; pool/progress.go, begin)"
+
 func knownBug(t *testing.T, what string) {
 	t.Helper()
 	if os.Getenv("MULTIPROC_KNOWN_BUGS") != "1" {
@@ -104,5 +108,71 @@ func TestJoinableTaskDoneInAnotherProcess(t *testing.T) {
 	}
 	if err := q.Join(ctx); err != nil {
 		t.Errorf("Join with everything done: %v", err)
+	}
+}
+
+// TestPoolRequeuedChunksKeepTheirProgress: a worker's progress words name
+// the chunk it runs by the chunk's pool-wide seq, but the chunks a dead
+// worker's tasks go back to pending in (engine.gone: c.slice, for results
+// it never sent, for the tasks after the one that died, for chunks it
+// never reached) are new chunks with seq 0, never numbered. A replacement
+// that runs two of them in a row sees its chunk word unchanged at the
+// second (progress.begin resets started and finished only when it
+// changes), so during that chunk's first task the words say the previous
+// chunk's count of tasks finished. A death then counts the running task
+// as finished: without RetryOnWorkerDeath it runs again instead of
+// failing with ErrWorkerDied, and the tasks after it up to that stale
+// count are put back twice (once as "finished, result unsent", once as
+// "not reached") and run twice.
+//
+// Here, one worker, chunks of 4 of 16 tasks: task 5 kills its worker,
+// which puts back [4], [6 7] and [8 9 10 11], all seq 0; the replacement
+// runs [4], then [6 7], then task 8 kills it with the words saying
+// "chunk 0, 1 started, 2 finished". Tasks 5 and 8 must fail; every other
+// task must have its result, once.
+func TestPoolRequeuedChunksKeepTheirProgress(t *testing.T) {
+	knownBug(t, poolSeqBug)
+	proctest.CheckShm(t)
+	seg, err := newPoolJournal(16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { seg.Close(); seg.Unlink() })
+	l := words(seg.Bytes())
+	p, err := pool.New(pool.Workers(1), pool.Initializer(chaosInit, seg.Name()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Terminate()
+	l[pkArm], l[pkArm+1] = 5+1, 8+1
+	xs := make([][3]int64, 16)
+	for i := range xs {
+		xs[i] = [3]int64{1, int64(i), 0}
+	}
+	out, err := chaosSquare.Map(proctest.Context(t), p, xs, pool.Chunksize(4))
+	var me *pool.MapError
+	var failed []int
+	if errors.As(err, &me) {
+		for _, e := range me.Failed {
+			var wd *pool.WorkerDiedError
+			if errors.As(e, &wd) {
+				failed = append(failed, wd.Index)
+			}
+		}
+	}
+	if len(failed) != 2 || failed[0] != 5 || failed[1] != 8 {
+		t.Errorf("Map: %v; want tasks 5 and 8 to fail with ErrWorkerDied, each killed its worker while it ran", err)
+	}
+	for i, r := range out {
+		if i != 5 && i != 8 && r != [2]int64{int64(i), chaosValue(1, int64(i))} {
+			t.Errorf("out[%d] = %v, want %v", i, r, [2]int64{int64(i), chaosValue(1, int64(i))})
+		}
+	}
+	for i := range 16 {
+		// Task 4 finished before task 5 killed the worker, and its result
+		// may have died unsent with it: then it runs again, by design.
+		if n := l[pkRuns+2*i]; n != 1 && !(i == 4 && n == 2) {
+			t.Errorf("task %d began %d times, want once (it ran, or died with its worker)", i, n)
+		}
 	}
 }
