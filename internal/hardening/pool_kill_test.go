@@ -81,7 +81,7 @@ var (
 
 type echoArg struct {
 	Call, I, Spin int64
-	Pad          string
+	Pad           string
 }
 
 type echoOut struct {
