@@ -323,7 +323,7 @@ func (e *remoteEngine) Lost(seq uint64, deliveries int, why string) {
 	}
 	e.lost++
 	task := c.first + c.got
-	status := fmt.Sprintf("%s; chunk delivered %d times", why, deliveries)
+	status := why
 	if c.worker != "" {
 		status = fmt.Sprintf("on %s: %s", c.worker, status)
 	}
