@@ -53,7 +53,7 @@ var prefixes atomic.Int64
 
 // cluster is one test's setting: its prefix, its workers, its pool.
 type cluster struct {
-	t       *testing.T
+	t       testing.TB
 	prefix  string
 	workers *Workers
 	pool    *pool.Pool
@@ -66,7 +66,7 @@ const testAckWait = time.Second
 // newCluster starts n worker processes (with wopts) and a pool (with
 // popts) on a prefix of the test's own, and stops them all at its end,
 // checking that no goroutine, process or /dev/shm object is left.
-func newCluster(t *testing.T, n int, wopts []Option, popts []Option) *cluster {
+func newCluster(t testing.TB, n int, wopts []Option, popts []Option) *cluster {
 	t.Helper()
 	proctest.CheckShm(t)
 	goroutines := ourGoroutines()
@@ -169,7 +169,7 @@ func goroutines() (int, string) {
 
 // waitGoroutines fails t unless our goroutines go back to at most n
 // within a few seconds (nats.go's end theirs after Close returns).
-func waitGoroutines(t *testing.T, n int) {
+func waitGoroutines(t testing.TB, n int) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
