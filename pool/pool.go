@@ -29,7 +29,7 @@ type Pool struct {
 	opts poolOptions
 	n    int // workers
 
-	eng *engine
+	eng engine
 
 	callIDs atomic.Uint64
 	closed  atomic.Bool   // no new calls
@@ -63,8 +63,15 @@ func New(opts ...Option) (*Pool, error) {
 		n = CPUCount()
 	}
 	p := &Pool{opts: o, n: n, done: make(chan struct{}), startup: make(chan error, 1)}
-	p.eng = &engine{p: p, calls: map[uint64]*callState{}}
-	p.eng.run()
+	if o.remote != nil {
+		if err := startRemote(p, o.remote); err != nil {
+			return nil, err
+		}
+		return p, nil
+	}
+	l := &localEngine{p: p, calls: map[uint64]*callState{}}
+	p.eng = l
+	l.run()
 	if err := <-p.startup; err != nil {
 		<-p.done
 		return nil, err
@@ -86,13 +93,7 @@ func (p *Pool) Terminate() error { return p.shut(true) }
 
 func (p *Pool) shut(terminate bool) error {
 	p.closed.Store(true)
-	l := p.eng
-	l.mu.Lock()
-	if !l.over {
-		l.shut(terminate)
-		l.settle()
-	}
-	l.mu.Unlock()
+	p.eng.stop(terminate)
 	<-p.done
 	return nil
 }
@@ -112,9 +113,7 @@ func (p *Pool) Join(ctx context.Context) error {
 // tasks run, the time spent working and waiting, and how many times a
 // fresh process replaced the slot's.
 func (p *Pool) Stats() []WorkerStats {
-	p.eng.mu.Lock()
-	defer p.eng.mu.Unlock()
-	return p.eng.stats()
+	return p.eng.workerStats()
 }
 
 // WorkerStats are one worker slot's figures.

@@ -200,26 +200,12 @@ func (p *Pool) submit(chunks []*chunk) error {
 	if len(chunks) == 0 {
 		return nil
 	}
-	l := p.eng
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.over {
-		return p.stopped()
-	}
-	err := l.submit(chunks)
-	l.settle()
-	return err
+	return p.eng.submitCall(chunks)
 }
 
 // cancelCall drops a call whose caller went away.
 func (p *Pool) cancelCall(cs *callState) {
-	l := p.eng
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if !l.over {
-		l.cancel(cs)
-		l.settle()
-	}
+	p.eng.cancelCall(cs)
 }
 
 // mapSlice is Map, Apply and MapAsync.

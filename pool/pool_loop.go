@@ -166,8 +166,8 @@ const (
 	gone
 )
 
-// engine is the pool's tables.
-type engine struct {
+// localEngine is the pool's tables: the engine of worker processes on this machine.
+type localEngine struct {
 	p        *Pool
 	mu       sync.Mutex
 	slots    []*workerSlot
@@ -183,7 +183,7 @@ type engine struct {
 }
 
 // run starts the workers; New waits for p.startup.
-func (l *engine) run() {
+func (l *localEngine) run() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for i := range l.p.n {
@@ -203,7 +203,7 @@ func (l *engine) run() {
 
 // settle is what every holder of mu does last: hand out pending chunks,
 // and end the pool if it is stopping and done.
-func (l *engine) settle() {
+func (l *localEngine) settle() {
 	if l.over {
 		return
 	}
@@ -216,7 +216,7 @@ func (l *engine) settle() {
 }
 
 // backstop looks for tasks past their hard timeout until the pool ends.
-func (l *engine) backstop() {
+func (l *localEngine) backstop() {
 	t := time.NewTicker(backstopTick)
 	defer t.Stop()
 	for {
@@ -232,7 +232,7 @@ func (l *engine) backstop() {
 }
 
 // start starts a fresh process in slot w.
-func (l *engine) start(w *workerSlot) error {
+func (l *localEngine) start(w *workerSlot) error {
 	prog, err := newProgress()
 	if err != nil {
 		return err
@@ -280,7 +280,7 @@ const (
 
 // readWorker acts on a worker's messages until the worker is gone: its
 // process exited and everything it sent has been read.
-func (l *engine) readWorker(w *workerSlot, cmd *reexec.Cmd, conn *Conn[wireMsg]) {
+func (l *localEngine) readWorker(w *workerSlot, cmd *reexec.Cmd, conn *Conn[wireMsg]) {
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		select {
@@ -377,7 +377,7 @@ func writeWorker(box *mailbox[wireMsg], cmd *reexec.Cmd, conn *Conn[wireMsg]) {
 }
 
 // event acts on a worker's message.
-func (l *engine) event(w *workerSlot, m *wireMsg) {
+func (l *localEngine) event(w *workerSlot, m *wireMsg) {
 	switch m.Kind {
 	case msgReady:
 		if w.state != starting {
@@ -411,7 +411,7 @@ func (l *engine) event(w *workerSlot, m *wireMsg) {
 	}
 }
 
-func (l *engine) allReady() bool {
+func (l *localEngine) allReady() bool {
 	for _, w := range l.slots {
 		if w.state != ready {
 			return false
@@ -421,7 +421,7 @@ func (l *engine) allReady() bool {
 }
 
 // results delivers a batch of results to its call.
-func (l *engine) results(w *workerSlot, m *wireMsg) {
+func (l *localEngine) results(w *workerSlot, m *wireMsg) {
 	i := slices.IndexFunc(w.chunks, func(c *chunk) bool { return c.seq == m.Chunk })
 	n, ok := 0, false
 	if i >= 0 {
@@ -494,7 +494,7 @@ func wellFormed(m *wireMsg, c *chunk) (n int, ok bool) {
 
 // drop counts n chunks of cs as done, and forgets the call once it has
 // nothing pending or held.
-func (l *engine) drop(cs *callState, n int) {
+func (l *localEngine) drop(cs *callState, n int) {
 	cs.live -= n
 	if cs.live <= 0 {
 		delete(l.calls, cs.id)
@@ -502,7 +502,7 @@ func (l *engine) drop(cs *callState, n int) {
 }
 
 // submit queues a call's chunks.
-func (l *engine) submit(chunks []*chunk) error {
+func (l *localEngine) submit(chunks []*chunk) error {
 	if l.stopping {
 		return l.p.stopped()
 	}
@@ -519,7 +519,7 @@ func (l *engine) submit(chunks []*chunk) error {
 
 // cancel drops a call's pending chunks and tells the workers holding its
 // others to cancel it.
-func (l *engine) cancel(cs *callState) {
+func (l *localEngine) cancel(cs *callState) {
 	if cs.cancelled {
 		return
 	}
@@ -542,7 +542,7 @@ func (l *engine) cancel(cs *callState) {
 }
 
 // dispatch hands pending chunks to ready workers.
-func (l *engine) dispatch() {
+func (l *localEngine) dispatch() {
 	for len(l.pending) > 0 {
 		free := 0
 		for _, w := range l.slots {
@@ -570,14 +570,14 @@ func (l *engine) dispatch() {
 }
 
 // takes reports whether w may be given another chunk.
-func (l *engine) takes(w *workerSlot) bool {
+func (l *localEngine) takes(w *workerSlot) bool {
 	if w.state != ready || (l.stopping && !l.graceful) {
 		return false
 	}
 	return l.p.opts.maxTasks == 0 || w.sent < l.p.opts.maxTasks
 }
 
-func (l *engine) send(w *workerSlot, c *chunk) {
+func (l *localEngine) send(w *workerSlot, c *chunk) {
 	if len(w.chunks) == 0 {
 		w.idle += time.Since(w.since)
 		w.since = time.Now()
@@ -590,7 +590,7 @@ func (l *engine) send(w *workerSlot, c *chunk) {
 }
 
 // gone accounts for a worker whose process has exited, and replaces it.
-func (l *engine) gone(w *workerSlot) {
+func (l *localEngine) gone(w *workerSlot) {
 	ps := w.cmd.ProcessState()
 	code, _ := reexec.ExitCode(ps)
 	why := reexec.Status(ps)
@@ -674,7 +674,7 @@ func (l *engine) gone(w *workerSlot) {
 }
 
 // hasWork reports whether chunks are pending or held.
-func (l *engine) hasWork() bool {
+func (l *localEngine) hasWork() bool {
 	if len(l.pending) > 0 {
 		return true
 	}
@@ -687,7 +687,7 @@ func (l *engine) hasWork() bool {
 }
 
 // lost handles task i of c, which was running when w died.
-func (l *engine) lost(c *chunk, i int, back *[]*chunk, w *workerSlot, code int, why string) {
+func (l *localEngine) lost(c *chunk, i int, back *[]*chunk, w *workerSlot, code int, why string) {
 	if l.stopping && !l.graceful {
 		return // the calls have failed already
 	}
@@ -726,7 +726,7 @@ const killedHard = "a task passed its hard timeout"
 
 // checkHard kills a worker whose task has run past its hard timeout and
 // hardGrace, which its own timer should have ended.
-func (l *engine) checkHard() {
+func (l *localEngine) checkHard() {
 	for _, w := range l.slots {
 		if w.state == gone || w.killed != "" || len(w.chunks) == 0 {
 			continue
@@ -746,14 +746,14 @@ func (l *engine) checkHard() {
 
 // fail stops the pool because of err: every call in progress and every
 // later one fails with it.
-func (l *engine) fail(err error) {
+func (l *localEngine) fail(err error) {
 	l.p.setStopped(err)
 	l.p.closed.Store(true)
 	l.stopNow()
 }
 
 // shut begins Close (graceful) or Terminate.
-func (l *engine) shut(terminate bool) {
+func (l *localEngine) shut(terminate bool) {
 	if terminate {
 		l.stopNow()
 		return
@@ -764,7 +764,7 @@ func (l *engine) shut(terminate bool) {
 }
 
 // stopNow kills every worker; calls in progress fail.
-func (l *engine) stopNow() {
+func (l *localEngine) stopNow() {
 	l.stopping, l.graceful = true, false
 	for _, cs := range l.calls {
 		cs.box.put(delivery{kind: deliverStopped, native: l.p.stopped()})
@@ -783,7 +783,7 @@ func (l *engine) stopNow() {
 // finished reports whether the loop may end: the pool is stopping, a
 // graceful stop has run everything (then it tells the workers to stop),
 // and every worker is gone.
-func (l *engine) finished() bool {
+func (l *localEngine) finished() bool {
 	if !l.stopping {
 		return false
 	}
@@ -813,7 +813,7 @@ func (l *engine) finished() bool {
 }
 
 // stats returns the worker slots' figures.
-func (l *engine) stats() []WorkerStats {
+func (l *localEngine) stats() []WorkerStats {
 	out := make([]WorkerStats, len(l.slots))
 	for i, w := range l.slots {
 		busy, idle := w.busy, w.idle

@@ -3,6 +3,8 @@ package pool
 import (
 	"fmt"
 	"time"
+
+	"github.com/multiproc/multiproc/pool/internal/remote"
 )
 
 // An Option tunes New.
@@ -18,6 +20,7 @@ type poolOptions struct {
 	onDeath     deathPolicy
 	retries     int
 	startupWait time.Duration
+	remote      remote.Transport // workers elsewhere (pool/cluster), or nil
 }
 
 // initCall is an Initializer: a registered function's name and its
@@ -107,7 +110,7 @@ func (o *poolOptions) check() error {
 	case o.init != nil && o.init.err != nil:
 		return fmt.Errorf("pool: New: %w", o.init.err)
 	}
-	return nil
+	return o.checkRemote()
 }
 
 // A CallOption tunes one Map, Imap or ImapUnordered call.

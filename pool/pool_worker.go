@@ -94,6 +94,10 @@ type workerProc struct {
 	order     []uint64        // the same, oldest first
 	seen      uint32          // the cancel ring's seq last read
 
+	// flushEach sends results after every task (a remote worker's last
+	// allowed delivery of a chunk: pool_remote_worker.go).
+	flushEach bool
+
 	// Shared with the watcher:
 	running  atomic.Uint64                      // the call whose chunk the runner is in
 	stopTask atomic.Pointer[context.CancelFunc] // cancels that chunk's ctx
@@ -214,7 +218,7 @@ func (w *workerProc) run() int {
 		default:
 			continue
 		}
-		if err := w.runChunk(&m); err != nil {
+		if err := w.runChunk(&m, w.sendToParent); err != nil {
 			return exitParentGone
 		}
 		chunks++
@@ -233,8 +237,15 @@ func (w *workerProc) run() int {
 	}
 }
 
-// runChunk runs the tasks of one chunk and sends their results.
-func (w *workerProc) runChunk(m *wireMsg) error {
+// sendToParent sends a batch of results down the worker's pipe.
+func (w *workerProc) sendToParent(res *wireMsg) error {
+	return w.conn.Send(context.Background(), *res)
+}
+
+// runChunk runs the tasks of one chunk and sends their results in
+// batches to send, which must not keep res past its return (its slices
+// are reused).
+func (w *workerProc) runChunk(m *wireMsg, send func(res *wireMsg) error) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	w.running.Store(m.Call)
@@ -278,7 +289,7 @@ func (w *workerProc) runChunk(m *wireMsg) error {
 	}
 	flush := func(last bool) error {
 		res.Last = last
-		err := w.conn.Send(context.Background(), res)
+		err := send(&res)
 		res.From += batched
 		batched = 0
 		res.Out, res.Ends, res.FailAt, res.Errs = res.Out[:0], res.Ends[:0], res.FailAt[:0], res.Errs[:0]
@@ -345,7 +356,7 @@ func (w *workerProc) runChunk(m *wireMsg) error {
 			}
 		}
 		w.prog.end(i)
-		if i+1 < tasks && (batched >= resultBatch || len(res.Out) >= resultBytes || due.Load()) {
+		if i+1 < tasks && (w.flushEach || batched >= resultBatch || len(res.Out) >= resultBytes || due.Load()) {
 			if err := flush(false); err != nil {
 				return err
 			}
