@@ -344,7 +344,9 @@ func queues(b *builder) {
 			}
 			if it.name != "struct" {
 				w.add(cProg("c-pipe", "pipe(2), one write per item", "pipe", "stream", "pipe", 2, it.size, Anywhere))
-				w.add(cProg("c-seqpacket", "socketpair SOCK_SEQPACKET, one send per item", "pipe", "stream", "seqpacket", 2, it.size, Anywhere))
+				if it.size <= 64*kib { // c/pipe.c: one message, in the socket's default buffer
+					w.add(cProg("c-seqpacket", "socketpair SOCK_SEQPACKET, one send per item", "pipe", "stream", "seqpacket", 2, it.size, Anywhere))
+				}
 			}
 			if it.size <= 64 {
 				w.add(gof("go-chan", "channel of 1024, two goroutines (floor)", chanStream(it.size)))
