@@ -374,7 +374,7 @@ func pools(b *builder) {
 	for _, n := range []int{2, 4} {
 		w := b.workload("Pool", Anywhere, op+"; one pool.New(Workers(N)) and Close, which returns once the N workers have exited (Python: Pool(N), close(), join())",
 			"op", "StartClose", "workers", strconv.Itoa(n))
-		w.MinOps = 3 // Python's spawn takes a third of a second
+		w.MinOps = 1 // Python's spawn takes a third of a second, more under load
 		w.add(mp("multiproc", fmt.Sprintf("pool.New(Workers(%d)), Close", n), poolStartClose(n)))
 		w.add(gof("go-pool", fmt.Sprintf("goroutine pool: %s started and stopped (floor)", goroutines(n)), goroutineStartClose(n)))
 		for _, m := range []string{"fork", "spawn", "forkserver"} {
@@ -409,7 +409,7 @@ func pools(b *builder) {
 	}
 
 	w = b.workload("Pool", Anywhere, op+"; one pool.Start of a registered function that does nothing, and Wait (Python: Process(target=f), start(), join())", "op", "ProcessStartWait")
-	w.MinOps = 3
+	w.MinOps = 1
 	w.add(mp("multiproc", "pool.Start, Wait", processStartWait(false)))
 	w.add(extra(mp("multiproc-daemon", "pool.Start with Daemon(), Wait", processStartWait(true))))
 	w.add(gof("go-reexec", "this binary re-executed in a role that exits at once, reaped (the floor of a re-executed worker)", reexecExit()))

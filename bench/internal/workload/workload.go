@@ -117,8 +117,8 @@ type Workload struct {
 	Pending string
 	// MinOps, if set, is the fewest ops a repetition of the compare tool
 	// runs, and the size of its first pilot (otherwise 10 and 100): for
-	// ops that take up to a third of a second, as a Python Pool's start
-	// with spawn does.
+	// ops that take milliseconds to a second, as a Python Pool's start
+	// with spawn does, where one op is already a measurement.
 	MinOps int
 }
 
