@@ -26,14 +26,23 @@
 //	Create       obj=Segment4KiB, Segment1MiB, Lock, Semaphore, Value:
 //	             create, close and remove one object
 //	Open         obj=Segment1MiB: open an existing object and close it
-//	Queue, Pool  the baselines of the Queue and the Pool, whose multiproc
-//	             rows come with them (issues 10 and 11)
+//	Queue        items=int64, 64B, struct, 1MiB; procs=1x1, 2x2: one item
+//	             from producer to consumer processes, batched and not
+//	Pool         op=StartClose/workers=2, 4: pool.New and Close;
+//	             op=Map/items=1e5, 1e6 (chunksize=default) and items=1e4
+//	             (chunksize=1): one item of a Map of x*x on 2 workers;
+//	             op=Apply: one task's round trip; op=ProcessStartWait:
+//	             pool.Start of a function that does nothing, and Wait
 //
 // The implementations (impl=) are multiproc's (multiproc, and variants
 // such as multiproc-spin0), the in-process floors (go-mutex, go-chan,
 // go-pool), the C programs (c-pthread, c-pthread-robust, c-sem, c-futex,
 // c-pipe, c-seqpacket, c-shm, ...; built with gcc at run time) and
-// python (multiprocessing, spawn context). Without gcc or python3 their
+// python (multiprocessing, spawn context; the Pool's rows are
+// python-fork, python-spawn and, for start-up, python-forkserver, since
+// Python's start methods differ by a hundredfold there). The Pool's go-pool is an
+// in-process pool of GOMAXPROCS goroutines running the same registered
+// function's signature over the same chunks. Without gcc or python3 their
 // rows skip with a message. Each reports the ns/op it timed itself:
 // worker start-up and builds are not counted.
 //

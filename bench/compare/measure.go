@@ -136,14 +136,14 @@ func measureAll(ctx context.Context, env *workload.Env, s *settings, ws []*workl
 				m.err = err
 				continue
 			}
-			m.ops, m.ns = append(m.ops, m.n), append(m.ns, r.NsPerOp)
+			m.ops, m.ns = append(m.ops, r.N), append(m.ns, r.NsPerOp)
 			m.workers = r.Workers
 			// Some ops are bimodal (a handoff across CPUs runs at µs
 			// while both spin and at tens of µs once one sleeps), so the
 			// pilot may have seen the fast mode: a repetition that ran
 			// past twice the target sets the next one's ops by its speed.
-			if took := r.NsPerOp * float64(m.n); s.Ops == 0 && took > 2*float64(s.Target.Nanoseconds()) {
-				m.n = max(10, int(float64(s.Target.Nanoseconds())/r.NsPerOp))
+			if took := r.NsPerOp * float64(r.N); s.Ops == 0 && took > 2*float64(s.Target.Nanoseconds()) {
+				m.n = max(minOps(m.im), int(float64(s.Target.Nanoseconds())/r.NsPerOp))
 			}
 		}
 	}
@@ -199,22 +199,35 @@ func systemRank(s string) int {
 }
 
 // calibrate picks the ops of a repetition so that it takes about target:
-// a pilot of 100 ops (which also builds what the impl needs and warms it
-// up), and a second, longer pilot when the first was too short to trust.
+// a pilot of 100 ops (the workload's MinOps, for slow ones), which also
+// builds what the impl needs and warms it up, and a second, longer pilot
+// when the first was too short to trust. A workload whose ops come in
+// whole calls (a Map's items) may run more ops than asked (Result.N).
 func calibrate(ctx context.Context, env *workload.Env, im *workload.Impl, target time.Duration) (int, error) {
 	n := 100
+	if im.Home.MinOps > 0 {
+		n = im.Home.MinOps
+	}
 	for range 3 {
 		r, err := im.Measure(ctx, env, n, nil)
 		if err != nil {
 			return 0, err
 		}
 		want := int(math.Min(float64(target.Nanoseconds())/r.NsPerOp, 1e8))
-		if r.NsPerOp*float64(n) >= float64(target.Nanoseconds())/20 || want <= n {
-			return max(want, 10), nil
+		if r.NsPerOp*float64(r.N) >= float64(target.Nanoseconds())/20 || want <= r.N {
+			return max(want, minOps(im)), nil
 		}
-		n = max(want/10, n+1)
+		n = max(want/10, r.N+1)
 	}
 	return n * 10, nil
+}
+
+// minOps is the fewest ops of a repetition of im.
+func minOps(im *workload.Impl) int {
+	if im.Home.MinOps > 0 {
+		return im.Home.MinOps
+	}
+	return 10
 }
 
 // mad is the median absolute deviation from the median.

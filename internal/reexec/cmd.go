@@ -9,6 +9,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Grace is how long Stop waits, after asking a child to end, before it
@@ -40,6 +42,14 @@ type Cmd struct {
 
 	// Grace overrides the package's Grace for this child's Stop, if set.
 	Grace time.Duration
+
+	// Affinity, if set, is the CPU affinity the child starts with, from its
+	// first instruction, as with taskset(1): the thread that forks it is
+	// pinned for the fork (and put back), so a Go child's runtime sizes
+	// GOMAXPROCS from it. Setting the affinity of a running child, or of
+	// one thread of it, never does that. With ParentDeath the thread
+	// pinned is the lasting one (see the package doc).
+	Affinity *unix.CPUSet
 
 	// Group makes the child lead a process group of its own (Setpgid), and
 	// Kill (and Stop's SIGKILL) reach the whole group, so that nothing the
@@ -125,11 +135,18 @@ func (c *Cmd) Start() error {
 	if c.Group {
 		c.Cmd.SysProcAttr.Setpgid = true
 	}
-	if c.ParentDeath {
+	start := c.Cmd.Start
+	if c.Affinity != nil {
+		start = func() error { return startPinned(c.Cmd, c.Affinity) }
+	}
+	switch {
+	case c.ParentDeath:
 		c.Cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
-		err = startFromLastingThread(c.Cmd)
-	} else {
-		err = c.Cmd.Start()
+		err = onLastingThread(start)
+	case c.Affinity != nil:
+		err = onOwnThread(start)
+	default:
+		err = start()
 	}
 	if err != nil {
 		return fmt.Errorf("reexec: start role %s: %w", c.role, err)

@@ -71,6 +71,15 @@
 // rest of the process's life, and the signal comes exactly when the whole
 // process is gone.
 //
+// # CPU affinity
+//
+// Cmd.Affinity starts the child on the given CPUs from its first
+// instruction, as taskset(1) does: the thread that forks it (the lasting
+// thread, with ParentDeath) is pinned for the fork and put back, since a
+// child inherits the affinity of the thread that forks it. A Go child's
+// runtime then sizes GOMAXPROCS from that mask, which pinning a running
+// child never does.
+//
 // # Caveats
 //
 //   - The role's process is the program's binary as it was when this

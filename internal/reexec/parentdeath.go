@@ -1,9 +1,13 @@
 package reexec
 
 import (
+	"errors"
+	"fmt"
 	"os/exec"
 	"runtime"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // Children that must die with this process are started from one goroutine
@@ -26,25 +30,74 @@ import (
 
 var lasting struct {
 	once sync.Once
-	reqs chan *exec.Cmd
+	reqs chan func() error
 	errs chan error
 	mu   sync.Mutex // one start at a time
 }
 
-// startFromLastingThread is cmd.Start on the lasting thread.
-func startFromLastingThread(cmd *exec.Cmd) error {
+// onLastingThread runs start (a cmd.Start) on the lasting thread.
+func onLastingThread(start func() error) error {
 	lasting.once.Do(func() {
-		lasting.reqs = make(chan *exec.Cmd)
+		lasting.reqs = make(chan func() error)
 		lasting.errs = make(chan error)
 		go func() {
 			runtime.LockOSThread() // never unlocked: the thread dies with the process
-			for cmd := range lasting.reqs {
-				lasting.errs <- cmd.Start()
+			for start := range lasting.reqs {
+				lasting.errs <- start()
 			}
 		}()
 	})
 	lasting.mu.Lock()
 	defer lasting.mu.Unlock()
-	lasting.reqs <- cmd
+	lasting.reqs <- start
 	return <-lasting.errs
+}
+
+// onOwnThread runs start (a startPinned) on a thread locked to a goroutine
+// of its own, which unlocks it only if start put its affinity back: a
+// thread left pinned ends with its goroutine, never to run anything else.
+func onOwnThread(start func() error) error {
+	errs := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		err := start()
+		if !errors.Is(err, errThreadPinned) {
+			runtime.UnlockOSThread()
+		}
+		errs <- err
+	}()
+	return <-errs
+}
+
+// errThreadPinned marks a startPinned that could not put the thread's
+// affinity back.
+var errThreadPinned = errors.New("reexec: the forking thread's CPU affinity could not be restored")
+
+// startPinned starts cmd with the calling thread's affinity set to set for
+// the fork: a child inherits the affinity of the thread that forks it, and
+// exec keeps it. The caller's goroutine must be locked to its thread.
+func startPinned(cmd *exec.Cmd, set *unix.CPUSet) error {
+	var old unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &old); err != nil {
+		return fmt.Errorf("read the forking thread's CPU affinity: %w", err)
+	}
+	if err := unix.SchedSetaffinity(0, set); err != nil {
+		return fmt.Errorf("set the child's CPU affinity %v: %w", cpuList(set), err)
+	}
+	err := cmd.Start()
+	if rerr := unix.SchedSetaffinity(0, &old); rerr != nil {
+		return errors.Join(err, fmt.Errorf("%w: %v", errThreadPinned, rerr))
+	}
+	return err
+}
+
+// cpuList lists the CPUs of set.
+func cpuList(set *unix.CPUSet) []int {
+	var cpus []int
+	for i := range 1024 {
+		if set.IsSet(i) {
+			cpus = append(cpus, i)
+		}
+	}
+	return cpus
 }

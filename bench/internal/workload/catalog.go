@@ -13,10 +13,8 @@ import (
 // A family's workloads are go test's sub-benchmarks of Benchmark<Family>,
 // named Family/key=value/.../impl=ID.
 //
-// Adding the Queue or the Pool is adding an impl of System Multiproc to
-// the Queue, PingPong/obj=Pipe and Pool workloads below (which hold only
-// baselines today), with a role in a file of its own like multiproc.go,
-// and clearing their Pending.
+// A workload with no multiproc impl yet holds its baselines and says in
+// Pending what will add it.
 
 var (
 	catalogOnce sync.Once
@@ -131,6 +129,7 @@ func build() []*Workload {
 	values(b)
 	lifecycle(b)
 	queues(b)
+	pools(b)
 	return b.ws
 }
 
@@ -345,7 +344,9 @@ func queues(b *builder) {
 			}
 			if it.name != "struct" {
 				w.add(cProg("c-pipe", "pipe(2), one write per item", "pipe", "stream", "pipe", 2, it.size, Anywhere))
-				w.add(cProg("c-seqpacket", "socketpair SOCK_SEQPACKET, one send per item", "pipe", "stream", "seqpacket", 2, it.size, Anywhere))
+				if it.size <= 64*kib { // c/pipe.c: one message, in the socket's default buffer
+					w.add(cProg("c-seqpacket", "socketpair SOCK_SEQPACKET, one send per item", "pipe", "stream", "seqpacket", 2, it.size, Anywhere))
+				}
 			}
 			if it.size <= 64 {
 				w.add(gof("go-chan", "channel of 1024, two goroutines (floor)", chanStream(it.size)))
@@ -356,8 +357,63 @@ func queues(b *builder) {
 			w.add(extra(simple))
 		}
 	}
-	w := b.workload("Pool", Anywhere, "one task's round trip to a pool of 2 workers (Apply)", "op", "Apply")
-	w.Pending = "pool.Pool, issue 11"
-	w.add(gof("go-pool", "goroutine pool: a task channel and a reply channel (floor)", goroutinePool(2)))
-	w.add(py("multiprocessing.Pool(2).apply", "apply", "", 2, 0, Anywhere))
+}
+
+// pyMethod is Python's impl of mode with the start method method, named
+// for it (python-fork, python-spawn, python-forkserver), since the Pool's
+// rows show several. variant is what follows the method in the script's
+// VARIANT ("/1": chunksize 1).
+func pyMethod(desc, mode, method, variant string, procs, size int) *Impl {
+	im := py(desc+" ("+method+")", mode, method+variant, procs, size, Anywhere)
+	im.ID = "python-" + method
+	return im
+}
+
+func pools(b *builder) {
+	const op = "Python's Pool and Process doing a trivial task (x*x of an int): one op as the workload's detail says"
+	for _, n := range []int{2, 4} {
+		w := b.workload("Pool", Anywhere, op+"; one pool.New(Workers(N)) and Close, which returns once the N workers have exited (Python: Pool(N), close(), join())",
+			"op", "StartClose", "workers", strconv.Itoa(n))
+		w.MinOps = 1 // Python's spawn takes a third of a second, more under load
+		w.add(mp("multiproc", fmt.Sprintf("pool.New(Workers(%d)), Close", n), poolStartClose(n)))
+		w.add(gof("go-pool", fmt.Sprintf("goroutine pool: %s started and stopped (floor)", goroutines(n)), goroutineStartClose(n)))
+		for _, m := range []string{"fork", "spawn", "forkserver"} {
+			w.add(pyMethod(fmt.Sprintf("Pool(%d), close, join", n), "poolstart", m, "", n, 0))
+		}
+	}
+
+	const mapDetail = "one item of a Map of x*x over the workload's items on a pool of 2 worker processes; chunksize=default is Python's len/(4×workers) (multiproc caps a chunk at 64 KiB of arguments: 8192 ints)"
+	for _, tc := range []struct {
+		items     string
+		n, chunks int
+	}{{"1e5", 100_000, 0}, {"1e6", 1_000_000, 0}, {"1e4", 10_000, 1}} {
+		chunk, pyChunk := "default", ""
+		if tc.chunks > 0 {
+			chunk, pyChunk = strconv.Itoa(tc.chunks), "/"+strconv.Itoa(tc.chunks)
+		}
+		w := b.workload("Pool", Anywhere, op+"; "+mapDetail, "op", "Map", "items", tc.items, "chunksize", chunk)
+		w.add(mp("multiproc", "Func.Map on pool.New(Workers(2))", poolMap(2, tc.n, tc.chunks)))
+		w.add(gof("go-pool", "in-process goroutine pool: GOMAXPROCS goroutines run the same func(ctx, int) (int, error) over the same chunks", goroutineMap(2, tc.n, tc.chunks)))
+		for _, m := range []string{"fork", "spawn"} {
+			im := pyMethod("Pool(2).map", "map", m, pyChunk, 2, tc.n)
+			im.run = perItem{tc.n, im.run}
+			w.add(im)
+		}
+	}
+
+	w := b.workload("Pool", Anywhere, op+"; one task's round trip to a pool of 2 worker processes (Apply; Python: apply, which is apply_async().get())", "op", "Apply")
+	w.add(mp("multiproc", "Func.Apply on pool.New(Workers(2))", poolApply(2)))
+	w.add(gof("go-pool", "in-process goroutine pool: one task of the same func through its channel (floor)", goroutineApply()))
+	for _, m := range []string{"fork", "spawn"} {
+		w.add(pyMethod("Pool(2).apply", "apply", m, "", 2, 0))
+	}
+
+	w = b.workload("Pool", Anywhere, op+"; one pool.Start of a registered function that does nothing, and Wait (Python: Process(target=f), start(), join())", "op", "ProcessStartWait")
+	w.MinOps = 1
+	w.add(mp("multiproc", "pool.Start, Wait", processStartWait(false)))
+	w.add(extra(mp("multiproc-daemon", "pool.Start with Daemon(), Wait", processStartWait(true))))
+	w.add(gof("go-reexec", "this binary re-executed in a role that exits at once, reaped (the floor of a re-executed worker)", reexecExit()))
+	for _, m := range []string{"fork", "spawn", "forkserver"} {
+		w.add(pyMethod("Process(target=f).start(), join()", "processstart", m, "", 0, 0))
+	}
 }

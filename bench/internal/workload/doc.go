@@ -27,7 +27,13 @@
 //     Each forks its own workers, runs the same protocol (c/common.h) and
 //     prints its ns/op.
 //   - Python: py/mpbench.py, embedded and run with the interpreter python3
-//     resolves to, does the same with multiprocessing's spawn context.
+//     resolves to, does the same with multiprocessing's spawn context (the
+//     Pool's rows also with fork and forkserver).
+//   - The Pool and Process: timed in the measuring process, the pool's
+//     parent, whose workers package pool starts (this binary re-executed:
+//     Main is pool.Init). The pool is started and warmed before the timer
+//     starts, except where its start is the op. A Map's op is one item; a
+//     measurement runs whole Maps (Result.N says how many items).
 //   - Go: the in-process floors (sync.Mutex, channels, a goroutine pool),
 //     timed in the measuring process.
 //
@@ -43,10 +49,10 @@
 // The ping-pongs run in three placements (Placement): any (no affinity),
 // one (every worker on the first CPU this process may use) and two (worker
 // 0 on the first, worker 1 on the second). The affinity is set before the
-// worker's first instruction (startOnCPU: the forking thread is pinned for
-// the fork, so the child inherits the mask through exec, as with
-// taskset(1)), so a Go worker's runtime sets GOMAXPROCS from it: 1 in the
-// one and two placements. This is what a user who pins one process per
+// worker's first instruction (reexec.Cmd.Affinity: the forking thread is
+// pinned for the fork, so the child inherits the mask through exec, as
+// with taskset(1)), so a Go worker's runtime sets GOMAXPROCS from it: 1 in
+// the one and two placements. This is what a user who pins one process per
 // core gets, and it is not what pinning one thread of a running process
 // gives (GOMAXPROCS stays at the CPU count). Each Go worker reports its
 // GOMAXPROCS and CPUs (Result.Workers). C and Python workers pin
@@ -58,8 +64,6 @@
 // multi-process multiproc impl is a setup (run in the measuring process,
 // it creates the objects and names them in args) and a role registered in
 // init (run in each worker, it opens them and returns the timed loop).
-// The Queue and the Pool get their multiproc rows that way: their
-// workloads exist today with only the baselines and a Pending note.
 //
 // # Caveats
 //

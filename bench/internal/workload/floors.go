@@ -117,35 +117,3 @@ func stream[T any](n int) error {
 	}
 	return nil
 }
-
-// goroutinePool: an Apply round trip to a pool of size worker goroutines:
-// the task goes over a shared channel, the result comes back on the
-// caller's own.
-func goroutinePool(size int) inProcess {
-	type task struct {
-		x     int
-		reply chan int
-	}
-	return inProcess{func() (func(int) error, func(), error) {
-		tasks := make(chan task)
-		var wg sync.WaitGroup
-		for range size {
-			wg.Go(func() {
-				for t := range tasks {
-					t.reply <- t.x * t.x
-				}
-			})
-		}
-		reply := make(chan int, 1)
-		return func(n int) error {
-				for i := range n {
-					tasks <- task{i, reply}
-					<-reply
-				}
-				return nil
-			}, func() {
-				close(tasks)
-				wg.Wait()
-			}, nil
-	}}
-}

@@ -7,26 +7,30 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/multiproc/multiproc/internal/reexec"
+	"github.com/multiproc/multiproc/pool"
 )
 
-// Go workers are this very binary re-executed with a role in its
-// environment; Main, called first in main or TestMain, runs the role and
-// exits. The protocol is the C harness's (c/common.h), with the process
-// that measures as the coordinator:
+// Go workers are this very binary re-executed in a role (internal/reexec:
+// the role marker, the command, parent death and the stop sequence are the
+// ones every multiproc process uses); Main, called first in main or
+// TestMain, runs the role and exits. The protocol is the C harness's
+// (c/common.h), with the process that measures as the coordinator:
 //
 //  1. the coordinator makes the shared objects (setup) and starts each
 //     worker with its CPU affinity already set, so the Go runtime of the
-//     worker sizes GOMAXPROCS from it (startOnCPU);
+//     worker sizes GOMAXPROCS from it (reexec.Cmd.Affinity), and with
+//     ParentDeath, so a worker never outlives a coordinator killed in the
+//     middle of a run;
 //  2. a worker opens the objects, prints "ready gomaxprocs=G cpus=LIST"
 //     and reads its stdin until EOF;
 //  3. once every worker is ready the coordinator closes their stdins, so
@@ -36,13 +40,10 @@ import (
 //     and exits 1);
 //  5. the coordinator takes (latest end - earliest start) / N as the
 //     ns/op, and checks what the shared state says (an exact count).
-const (
-	envRole  = "MULTIPROC_BENCH_ROLE"
-	envArgs  = "MULTIPROC_BENCH_ARGS"
-	envIndex = "MULTIPROC_BENCH_INDEX"
-	envProcs = "MULTIPROC_BENCH_PROCS"
-	envOps   = "MULTIPROC_BENCH_OPS"
-)
+//
+// A worker's role is "bench.NAME", its arguments INDEX PROCS OPS and then
+// the names its setup gave.
+const rolePrefix = "bench."
 
 // A role is the body of a worker: it opens what args name and returns
 // the timed loop of w.Ops ops, and what to close after it.
@@ -54,48 +55,38 @@ type worker struct {
 	Args              []string
 }
 
-var roles = map[string]role{}
-
+// register makes r the worker role name; call it from an init function,
+// so every copy of the binary knows the same roles.
 func register(name string, r role) {
-	if _, dup := roles[name]; dup {
-		panic("workload: role registered twice: " + name)
-	}
-	roles[name] = r
+	reexec.Register(rolePrefix+name, func(args []string) int {
+		if err := runWorker(r, args); err != nil {
+			fmt.Fprintf(os.Stderr, "workload worker %s: %v\n", name, err)
+			return 1
+		}
+		return 0
+	})
 }
 
 // Main runs this process's worker role and exits, if it is a worker
-// started by a measurement; otherwise it returns at once. Call it first in
-// main, and in TestMain of a test binary that measures.
-func Main() {
-	name, ok := os.LookupEnv(envRole)
-	if !ok {
-		return
-	}
-	if err := runWorker(name); err != nil {
-		fmt.Fprintf(os.Stderr, "workload worker %s: %v\n", name, err)
-		os.Exit(1)
-	}
-	os.Exit(0)
-}
+// started by a measurement (or any other role of this binary: a Pool's
+// worker, a Process's child); otherwise it returns at once. Call it first
+// in main, and in TestMain of a test binary that measures. It is
+// pool.Init, which the Pool workloads need too.
+func Main() { pool.Init() }
 
-func runWorker(name string) error {
-	r, ok := roles[name]
-	if !ok {
-		return fmt.Errorf("no such role")
+// runWorker runs role r with its arguments INDEX PROCS OPS NAME...
+func runWorker(r role, args []string) error {
+	if len(args) < 3 {
+		return fmt.Errorf("%d arguments, want INDEX PROCS OPS ...", len(args))
 	}
 	var w worker
 	var err error
-	for _, v := range []struct {
-		env string
-		p   *int
-	}{{envIndex, &w.Index}, {envProcs, &w.Procs}, {envOps, &w.Ops}} {
-		if *v.p, err = strconv.Atoi(os.Getenv(v.env)); err != nil {
-			return fmt.Errorf("%s: %v", v.env, err)
+	for i, p := range []*int{&w.Index, &w.Procs, &w.Ops} {
+		if *p, err = strconv.Atoi(args[i]); err != nil {
+			return fmt.Errorf("argument %d: %v", i, err)
 		}
 	}
-	if a := os.Getenv(envArgs); a != "" {
-		w.Args = strings.Split(a, "\x1f")
-	}
+	w.Args = args[3:]
 	run, closeFn, err := r(w)
 	if err != nil {
 		return err
@@ -244,43 +235,45 @@ func btoi(b bool) int {
 // proc is one running Go worker.
 type proc struct {
 	i      int
-	cmd    *exec.Cmd
+	cmd    *reexec.Cmd
 	stdin  io.WriteCloser
 	lines  chan string
 	stderr syncBuffer
-	done   chan struct{}
+	done   chan struct{} // closed once its output is read and it is reaped
 	err    error
 }
 
 func startWorker(roleName string, i, procs, ops int, args []string, cpu int) (*proc, error) {
-	exe, err := os.Executable()
+	c := reexec.Command(rolePrefix+roleName, append([]string{strconv.Itoa(i), strconv.Itoa(procs), strconv.Itoa(ops)}, args...)...)
+	// Race-built binaries sleep 1 s at exit by default.
+	c.Cmd.Env = append(c.Cmd.Env, "GORACE=atexit_sleep_ms=0 "+os.Getenv("GORACE"))
+	c.ParentDeath = true
+	c.Group = true // Kill takes whatever the worker started with it
+	if cpu >= 0 {
+		c.Affinity = new(unix.CPUSet)
+		c.Affinity.Set(cpu)
+	}
+	p := &proc{i: i, cmd: c, lines: make(chan string, 16), done: make(chan struct{})}
+	stdin, err := c.Cmd.StdinPipe()
 	if err != nil {
 		return nil, err
 	}
-	var argv []string
-	if testing.Testing() {
-		// Should TestMain forget to call Main, the worker runs no tests.
-		argv = []string{"-test.run=^$", "-test.bench=^$"}
-	}
-	cmd := exec.Command(exe, argv...)
-	cmd.Env = append(os.Environ(),
-		envRole+"="+roleName, envArgs+"="+strings.Join(args, "\x1f"),
-		envIndex+"="+strconv.Itoa(i), envProcs+"="+strconv.Itoa(procs), envOps+"="+strconv.Itoa(ops),
-		// Race-built binaries sleep 1 s at exit by default.
-		"GORACE=atexit_sleep_ms=0 "+os.Getenv("GORACE"))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	p := &proc{i: i, cmd: cmd, lines: make(chan string, 16), done: make(chan struct{})}
-	if p.stdin, err = cmd.StdinPipe(); err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
+	// Not StdoutPipe: a reexec.Cmd's reaper waits as soon as the child
+	// exits, which would close it under the reader.
+	stdout, w, err := os.Pipe()
 	if err != nil {
+		stdin.Close()
 		return nil, err
 	}
-	cmd.Stderr = &p.stderr
-	if err := startOnCPU(cmd, cpu); err != nil {
+	c.Cmd.Stdout, c.Cmd.Stderr = w, &p.stderr
+	err = c.Start()
+	w.Close()
+	if err != nil {
+		stdin.Close()
+		stdout.Close()
 		return nil, err
 	}
+	p.stdin = stdin
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
@@ -289,7 +282,8 @@ func startWorker(roleName string, i, procs, ops int, args []string, cpu int) (*p
 			default: // nobody waits for more than the two lines
 			}
 		}
-		p.err = cmd.Wait()
+		stdout.Close()
+		p.err = c.Wait()
 		close(p.done)
 	}()
 	return p, nil
@@ -340,7 +334,7 @@ func (p *proc) quitIfHung(ctx context.Context) {
 	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return
 	}
-	p.cmd.Process.Signal(syscall.SIGQUIT)
+	p.cmd.Signal(syscall.SIGQUIT)
 	select {
 	case <-p.done:
 	case <-time.After(time.Second):
@@ -355,7 +349,7 @@ func (p *proc) stop() {
 		return
 	default:
 	}
-	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	p.cmd.Kill()
 	<-p.done
 }
 
@@ -377,36 +371,4 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-// startOnCPU starts cmd with its CPU affinity set to cpu from its first
-// instruction (cpu < 0: inherited, as cmd.Start). A child inherits the
-// affinity of the thread that forks it, and exec keeps it, so the calling
-// goroutine is locked to its thread, the thread pinned, the child started
-// and the thread's affinity put back. This is taskset(1) without the
-// extra exec: a Go child's runtime then sizes GOMAXPROCS from the mask
-// (one CPU: GOMAXPROCS 1), which pinning a thread after start never does.
-func startOnCPU(cmd *exec.Cmd, cpu int) error {
-	if cpu < 0 {
-		return cmd.Start()
-	}
-	runtime.LockOSThread()
-	var old, set unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &old); err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	set.Set(cpu)
-	if err := unix.SchedSetaffinity(0, &set); err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("pin to CPU %d: %w", cpu, err)
-	}
-	err := cmd.Start()
-	if rerr := unix.SchedSetaffinity(0, &old); rerr != nil {
-		// The thread stays pinned: keep it locked to this goroutine, so
-		// the runtime never schedules anything else on it.
-		return errors.Join(err, fmt.Errorf("restore the thread's CPU affinity: %w", rerr))
-	}
-	runtime.UnlockOSThread()
-	return err
 }

@@ -115,6 +115,11 @@ type Workload struct {
 	// Pending names what is not built yet and will add the multiproc row
 	// (a workload that only has baselines today).
 	Pending string
+	// MinOps, if set, is the fewest ops a repetition of the compare tool
+	// runs, and the size of its first pilot (otherwise 10 and 100): for
+	// ops that take milliseconds to a second, as a Python Pool's start
+	// with spawn does, where one op is already a measurement.
+	MinOps int
 }
 
 // Name is the workload's name, "Family/key=value/...": the go test
@@ -183,7 +188,8 @@ type Result struct {
 	// NsPerOp is the time of one op in nanoseconds, as the implementation
 	// measured it (worker start-up is never included).
 	NsPerOp float64
-	// N is the number of ops measured.
+	// N is the number of ops measured: those asked for, or more when
+	// the ops come in whole calls (a Map's items).
 	N int
 	// Workers describes each Go worker process as it saw itself (empty
 	// for other systems and for in-process runs).
@@ -219,7 +225,9 @@ func (im *Impl) Measure(ctx context.Context, e *Env, n int, t Timer) (Result, er
 	if err != nil {
 		return r, fmt.Errorf("%s/impl=%s: %w", im.Home.Name(), im.ID, err)
 	}
-	r.N = n
+	if r.N == 0 {
+		r.N = n
+	}
 	return r, nil
 }
 

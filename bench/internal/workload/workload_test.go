@@ -149,19 +149,6 @@ func TestPlacementSetsAffinityAtStart(t *testing.T) {
 func TestMeasureEachKind(t *testing.T) {
 	proctest.CheckShm(t)
 	e := newEnv(t)
-	find := func(workload, id string) *Impl {
-		for _, w := range All() {
-			if w.Name() == workload {
-				for _, im := range w.Impls {
-					if im.ID == id {
-						return im
-					}
-				}
-			}
-		}
-		t.Fatalf("no %s/impl=%s", workload, id)
-		return nil
-	}
 	for _, tc := range []struct{ workload, id string }{
 		{"Uncontended/op=Lock", "multiproc"},
 		{"Counter/procs=2", "multiproc"},
@@ -171,7 +158,7 @@ func TestMeasureEachKind(t *testing.T) {
 		{"Uncontended/op=Lock", "python"},
 	} {
 		t.Run(tc.workload+"/impl="+tc.id, func(t *testing.T) {
-			im := find(tc.workload, tc.id)
+			im := findImpl(t, tc.workload, tc.id)
 			r, err := im.Measure(context.Background(), e, 200, nil)
 			if errors.Is(err, ErrSkipped) {
 				t.Skip(err)
@@ -184,6 +171,55 @@ func TestMeasureEachKind(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The Pool's workloads measure, through package pool's workers (this test
+// binary re-executed: TestMain's Main is pool.Init), and a Map's
+// measurement runs whole Maps, so it may measure more ops than asked.
+func TestPoolWorkloads(t *testing.T) {
+	proctest.CheckShm(t)
+	e := newEnv(t)
+	for _, tc := range []struct {
+		workload, id string
+		n, want      int
+	}{
+		{"Pool/op=Map/items=1e5/chunksize=default", "multiproc", 1, 100_000},
+		{"Pool/op=Map/items=1e5/chunksize=default", "go-pool", 100_001, 200_000},
+		{"Pool/op=Map/items=1e4/chunksize=1", "python-fork", 10_000, 10_000},
+		{"Pool/op=Apply", "multiproc", 20, 20},
+		{"Pool/op=StartClose/workers=2", "multiproc", 2, 2},
+		{"Pool/op=ProcessStartWait", "multiproc", 2, 2},
+		{"Pool/op=ProcessStartWait", "go-reexec", 2, 2},
+	} {
+		t.Run(tc.workload+"/impl="+tc.id, func(t *testing.T) {
+			im := findImpl(t, tc.workload, tc.id)
+			r, err := im.Measure(context.Background(), e, tc.n, nil)
+			if errors.Is(err, ErrSkipped) {
+				t.Skip(err)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.NsPerOp <= 0 || r.N != tc.want {
+				t.Errorf("asked for %d ops: measured %v ns/op over %d, want over %d", tc.n, r.NsPerOp, r.N, tc.want)
+			}
+		})
+	}
+}
+
+func findImpl(t *testing.T, workload, id string) *Impl {
+	t.Helper()
+	for _, w := range All() {
+		if w.Name() == workload {
+			for _, im := range w.Impls {
+				if im.ID == id {
+					return im
+				}
+			}
+		}
+	}
+	t.Fatalf("no %s/impl=%s", workload, id)
+	return nil
 }
 
 func TestWorkerFailureIsAnError(t *testing.T) {

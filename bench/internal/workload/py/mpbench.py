@@ -28,7 +28,18 @@ Modes (VARIANT "-" unless given):
   open segment                       N attaches to one SharedMemory
   queue                              worker 0 puts N items of SIZE bytes
                                      (SIZE 8: ints) on a Queue, worker 1 gets
-  apply                              N Pool(PROCS).apply round trips
+  apply [METHOD]                     N Pool(PROCS).apply round trips
+  map METHOD[/CHUNKSIZE]             Pool(PROCS).map of square over SIZE
+                                     ints, N/SIZE times (N a multiple of
+                                     SIZE); one op is one item; default
+                                     chunking unless CHUNKSIZE is given
+  poolstart METHOD                   N times Pool(PROCS), close, join
+  processstart METHOD                N times Process(target=nothing).start,
+                                     join
+
+METHOD is a start method: fork, spawn or forkserver ("-": spawn). The pool
+modes start a first pool or process untimed, as a program does once (for
+forkserver, that starts its server).
 """
 import multiprocessing as mp
 import multiprocessing.connection
@@ -300,14 +311,66 @@ def square(x):
     return x * x
 
 
-def apply(n, procs):
-    with CTX.Pool(procs) as pool:
+def nothing():
+    pass
+
+
+def start_context(method):
+    return CTX if method in ("-", "spawn") else mp.get_context(method)
+
+
+def apply(method, n, procs):
+    with start_context(method).Pool(procs) as pool:
         pool.apply(square, (0,))  # every worker started
         print("go", flush=True)
         t0 = now()
         for i in range(n):
             pool.apply(square, (i,))
         return (now() - t0) / n
+
+
+def pool_map(variant, n, procs, size):
+    method, _, chunk = variant.partition("/")
+    chunksize = int(chunk) if chunk else None
+    if n % size:
+        sys.exit("map: N %d is not a multiple of SIZE %d" % (n, size))
+    xs = list(range(size))
+    with start_context(method).Pool(procs) as pool:
+        pool.map(square, range(4 * procs), chunksize=1)  # every worker started
+        print("go", flush=True)
+        t0 = now()
+        for _ in range(n // size):
+            out = pool.map(square, xs, chunksize)
+        ns = (now() - t0) / n
+    if len(out) != size or out[-1] != (size - 1) ** 2:
+        sys.exit("map: wrong results")
+    return ns
+
+
+def pool_start(method, n, procs):
+    ctx = start_context(method)
+
+    def op():
+        pool = ctx.Pool(procs)
+        pool.close()
+        pool.join()
+
+    op()
+    return time_loop(n, op)
+
+
+def process_start(method, n):
+    ctx = start_context(method)
+
+    def op():
+        p = ctx.Process(target=nothing)
+        p.start()
+        p.join()
+        if p.exitcode != 0:
+            sys.exit("the process exited with %s" % p.exitcode)
+
+    op()
+    return time_loop(n, op)
 
 
 def main():
@@ -357,7 +420,13 @@ def main():
     elif mode == "simplequeue":
         ns = run_workers(w_queue, n, procs, cpus, False, CTX.SimpleQueue(), size, variant, procs)
     elif mode == "apply":
-        ns = apply(n, max(procs, 1))
+        ns = apply(variant, n, max(procs, 1))
+    elif mode == "map":
+        ns = pool_map(variant, n, max(procs, 1), size)
+    elif mode == "poolstart":
+        ns = pool_start(variant, n, max(procs, 1))
+    elif mode == "processstart":
+        ns = process_start(variant, n)
     else:
         sys.exit("unknown mode " + mode)
     print("ns/op %.3f" % ns, flush=True)
