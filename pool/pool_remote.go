@@ -27,6 +27,7 @@ package pool
 // Transport.Send and Cancel only queue.
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 
@@ -124,7 +125,11 @@ func (e *remoteEngine) submitCall(chunks []*chunk) error {
 	return nil
 }
 
-// send hands c to the transport under a fresh seq.
+// send hands c to the transport under a fresh seq. A chunk past the
+// transport's message limit (ErrTooLarge) goes as two halves, each sent
+// the same way, so that a Chunksize — the pool's own or the caller's — is
+// never a reason to fail: only a task whose argument alone is past the
+// limit is refused.
 func (e *remoteEngine) send(c *chunk) error {
 	e.seq++
 	c.seq = e.seq
@@ -132,6 +137,12 @@ func (e *remoteEngine) send(c *chunk) error {
 	rc := &remote.Chunk{Call: cs.id, Seq: c.seq, Func: cs.fn, Recv: cs.recv, Args: c.args, Ends: c.ends,
 		Size: uint32(c.size), OutSize: uint32(cs.outSize), Soft: cs.soft, Hard: cs.hard}
 	if err := e.t.Send(rc); err != nil {
+		if n := c.n(); n > 1 && errors.Is(err, ErrTooLarge) {
+			if err := e.send(c.slice(0, n/2)); err != nil {
+				return err
+			}
+			return e.send(c.slice(n/2, n))
+		}
 		return err
 	}
 	e.sent[c.seq] = &sentChunk{chunk: c}

@@ -207,9 +207,11 @@ func (t *transport) renew() {
 
 // Send queues a chunk (remote.Transport). It never waits.
 func (t *transport) Send(c *remote.Chunk) error {
-	if size := c.EncodedSize(); size > t.maxPayload-headerRoom {
-		return fmt.Errorf("cluster: %w: a chunk of %d tasks of %s takes %d bytes, past the %d bytes the NATS server takes in a message (max_payload): lower pool.Chunksize, or raise the server's max_payload",
-			pool.ErrTooLarge, c.Tasks(), c.Func, size, t.maxPayload-headerRoom)
+	if size, most := c.EncodedSize(), t.maxPayload-headerRoom; size > most {
+		// The pool sends a chunk of several tasks again as two halves;
+		// this message is for the one task too large alone.
+		return fmt.Errorf("cluster: %w: a task of %s takes %d bytes encoded (its argument, and a bound receiver's), past the %d bytes a message may carry here (the NATS server's max_payload, %d, less %d for headers): raise max_payload, or pass the data another way (a file, an object store) and its name in the argument",
+			pool.ErrTooLarge, c.Func, size, most, t.maxPayload, headerRoom)
 	}
 	body, err := codec.Append(chunkCodec, make([]byte, 0, c.EncodedSize()), c)
 	if err != nil {

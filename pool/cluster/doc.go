@@ -109,10 +109,15 @@
 // # Sizes
 //
 // Arguments and results travel in the Queue's codec, inside messages of at
-// most the server's max_payload (1 MiB by default): a chunk past it is
-// refused at the call with pool.ErrTooLarge naming both sizes (lower
-// pool.Chunksize), a batch of results past it is split, and a single
-// result past it fails its task with ErrTooLarge naming both sizes.
+// most the server's max_payload (1 MiB by default, less 1 KiB kept for
+// headers). A chunk past it is sent as two halves, and so on down, so no
+// Chunksize is ever too large; a single task whose argument is past it
+// fails the call with pool.ErrTooLarge naming both sizes. A batch of
+// results past it is split likewise, and a single result past it fails
+// its task with a *pool.TaskError wrapping ErrTooLarge naming both sizes.
+// (JetStream's object store could carry such a payload, but a caller that
+// dies would leave it behind, and a task's data that large is better
+// passed by name — a file, a bucket — than copied through the queue.)
 //
 // # Security
 //

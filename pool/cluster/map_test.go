@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
-	"time"
 
 	"github.com/multiproc/multiproc/internal/proctest"
 	"github.com/multiproc/multiproc/pool"
@@ -90,15 +91,18 @@ var failing = pool.RegisterName("cluster_test.failing", func(_ context.Context, 
 func TestOversizedPayloadsAreRefusedNamingTheSizes(t *testing.T) {
 	c := newCluster(t, 1, nil, nil)
 	ctx := proctest.Context(t)
+	nc, _ := c.connect()
+	most := strconv.Itoa(int(nc.MaxPayload()) - headerRoom)
+	nc.Close()
 	_, err := bigIn.Apply(ctx, c.pool, make([]byte, 2<<20))
-	if !errors.Is(err, pool.ErrTooLarge) {
-		t.Fatalf("a 2 MiB argument: %v, want ErrTooLarge", err)
+	if !errors.Is(err, pool.ErrTooLarge) || !strings.Contains(err.Error(), " 2097") || !strings.Contains(err.Error(), most) {
+		t.Fatalf("a 2 MiB argument: %v, want ErrTooLarge naming its size (2097…) and the limit (%s)", err, most)
 	}
 	t.Log(err)
 	_, err = bigOut.Apply(ctx, c.pool, 2<<20)
 	var te *pool.TaskError
-	if !errors.Is(err, pool.ErrTooLarge) || !errors.As(err, &te) {
-		t.Fatalf("a 2 MiB result: %v, want a *TaskError wrapping ErrTooLarge", err)
+	if !errors.Is(err, pool.ErrTooLarge) || !errors.As(err, &te) || !strings.Contains(err.Error(), " 2097") || !strings.Contains(err.Error(), most) {
+		t.Fatalf("a 2 MiB result: %v, want a *TaskError wrapping ErrTooLarge naming its size (2097…) and the limit (%s)", err, most)
 	}
 	t.Log(err)
 	// The pool goes on.
@@ -107,22 +111,68 @@ func TestOversizedPayloadsAreRefusedNamingTheSizes(t *testing.T) {
 	}
 }
 
+// Code written for a local Pool runs unchanged however large its chunks:
+// a chunk past the server's message limit goes as smaller ones, and a
+// batch of results likewise.
+func TestChunksPastTheMessageLimitAreSplit(t *testing.T) {
+	c := newCluster(t, 2, nil, nil)
+	ctx := proctest.Context(t)
+	xs := make([][]byte, 40)
+	for i := range xs {
+		xs[i] = make([]byte, 100_000+i)
+	}
+	for _, opts := range [][]pool.CallOption{nil, {pool.Chunksize(len(xs))}} {
+		out, err := bigIn.Map(ctx, c.pool, xs, opts...)
+		if err != nil {
+			t.Fatalf("Map of 40 arguments of 100 kB, %d options: %v", len(opts), err)
+		}
+		for i, n := range out {
+			if n != 100_000+i {
+				t.Fatalf("out[%d] = %d, want %d", i, n, 100_000+i)
+			}
+		}
+	}
+	ns := make([]int, 40)
+	for i := range ns {
+		ns[i] = 100_000 + i
+	}
+	outs, err := bigOut.Map(ctx, c.pool, ns, pool.Chunksize(len(ns)))
+	if err != nil {
+		t.Fatalf("Map of 40 results of 100 kB in one chunk: %v", err)
+	}
+	for i, b := range outs {
+		if len(b) != ns[i] {
+			t.Fatalf("result %d has %d bytes, want %d", i, len(b), ns[i])
+		}
+	}
+}
+
 func TestCancelledMapLeavesNothingQueuedOrRunning(t *testing.T) {
 	c := newCluster(t, 2, nil, nil)
 	dir := t.TempDir()
-	ctx, cancel := context.WithTimeout(proctest.Context(t), 2*time.Second)
+	ctx, cancel := context.WithCancel(proctest.Context(t))
 	defer cancel()
 	xs := make([]blockArg, 50)
 	for i := range xs {
 		xs[i] = blockArg{X: i, Dir: dir, Block: true}
 	}
-	_, err := block.Map(ctx, c.pool, xs, pool.Chunksize(1))
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Map = %v, want DeadlineExceeded", err)
+	done := make(chan error, 1)
+	go func() {
+		_, err := block.Map(ctx, c.pool, xs, pool.Chunksize(1))
+		done <- err
+	}()
+	eventually(t, "the map's tasks never ran", func() bool { return len(running(t, dir)) == 2 })
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Map = %v, want context.Canceled", err)
 	}
-	took := eventually(t, 10*time.Second, "tasks still running or queued after the cancel", func() bool {
+	took := eventually(t, "tasks still running or queued after the cancel", func() bool {
 		msgs, pending := c.queued()
 		return len(running(t, dir)) == 0 && msgs == 0 && pending == 0
 	})
 	t.Logf("running tasks cancelled and queued ones purged %v after Map returned", took)
+	// The pool goes on.
+	if v, err := square.Apply(proctest.Context(t), c.pool, 9); v != 81 || err != nil {
+		t.Fatalf("then Apply(9) = %d, %v", v, err)
+	}
 }

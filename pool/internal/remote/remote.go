@@ -15,7 +15,10 @@
 //     workers the pool's chunking should plan for.
 //   - Send hands over a chunk of consecutive tasks of one call. Send never
 //     waits for the network (the pool's engine calls it holding its
-//     mutex): it checks the chunk's size, encodes it, and queues it.
+//     mutex): it checks the chunk's size, encodes it, and queues it. A
+//     chunk past the transport's message limit is an error wrapping
+//     pool.ErrTooLarge; the pool then sends a chunk of several tasks
+//     again as two halves, and fails a call whose single task is past it.
 //   - Cancel says a call's caller went away: its chunks not yet taken
 //     should go, and workers running its tasks should cancel them.
 //   - Close ends the transport once the pool has no call in progress (or
