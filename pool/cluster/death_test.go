@@ -37,7 +37,7 @@ var block = pool.RegisterName("cluster_test.block", func(ctx context.Context, a 
 	defer os.Remove(mark)
 	wait := a.Sleep
 	if a.Block && !(a.FirstOnly && ranBefore) {
-		wait = time.Minute
+		wait = time.Hour // until its ctx ends, or its worker is killed
 	}
 	select {
 	case <-ctx.Done():
@@ -84,7 +84,7 @@ func killWhileRunning(t *testing.T, c *cluster, dir string, n, target int) ([]in
 		out, err = block.Map(ctx, c.pool, xs, pool.Chunksize(1))
 	}()
 	var victim int
-	eventually(t, 20*time.Second, "task "+strconv.Itoa(target)+" never started", func() bool {
+	eventually(t, "task "+strconv.Itoa(target)+" never started", func() bool {
 		pids := ranBy(dir, target)
 		if len(pids) > 0 {
 			victim = pids[0]

