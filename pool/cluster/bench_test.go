@@ -10,9 +10,11 @@ import (
 
 // The network hop's cost, beside the local Pool's in the same run: both
 // with 2 workers (processes of this test binary), the cluster's through
-// the embedded server on loopback.
+// the embedded server on loopback, with its streams on files (the
+// default) and in memory (MemoryStorage).
 //
-//	go test ./pool/cluster -run '^$' -bench . -benchtime 3x
+//	go test ./pool/cluster -run '^$' -bench MapTrivial -benchtime 10x -count 3
+//	go test ./pool/cluster -run '^$' -bench Apply -benchtime 200x -count 3
 
 // benchPool starts the pool a sub-benchmark measures, and stops it at its
 // end, so that the other's workers do not take the CPUs meanwhile.
@@ -25,7 +27,11 @@ func benchPool(b *testing.B, name string) *pool.Pool {
 		b.Cleanup(func() { p.Close() })
 		return p
 	}
-	return newCluster(b, 2, []Option{MemoryStorage()}, nil).pool
+	var opts []Option
+	if name == "cluster-memory" {
+		opts = append(opts, MemoryStorage())
+	}
+	return newCluster(b, 2, opts, nil).pool
 }
 
 // BenchmarkMapTrivial is tasks/s of a Map of 100,000 x*x.
@@ -34,7 +40,7 @@ func BenchmarkMapTrivial(b *testing.B) {
 	for i := range xs {
 		xs[i] = i
 	}
-	for _, name := range []string{"local", "cluster"} {
+	for _, name := range []string{"local", "cluster-file", "cluster-memory"} {
 		b.Run(name, func(b *testing.B) {
 			p := benchPool(b, name)
 			ctx := context.Background()
@@ -51,7 +57,7 @@ func BenchmarkMapTrivial(b *testing.B) {
 
 // BenchmarkApply is one Apply's round trip (ns/op).
 func BenchmarkApply(b *testing.B) {
-	for _, name := range []string{"local", "cluster"} {
+	for _, name := range []string{"local", "cluster-file", "cluster-memory"} {
 		b.Run(name, func(b *testing.B) {
 			p := benchPool(b, name)
 			ctx := context.Background()
