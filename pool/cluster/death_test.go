@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -111,9 +112,10 @@ func TestWorkerKilledMidTaskIsRedeliveredAndEachResultComesOnce(t *testing.T) {
 			t.Fatalf("out[%d] = %d, want %d", i, v, i*i)
 		}
 	}
-	// It ran twice: on the victim, and after the ack deadline elsewhere.
-	if pids := ranBy(dir, target); len(pids) != 2 {
-		t.Errorf("task %d started in pids %v, want the victim's and one other", target, pids)
+	// It ran again after the ack deadline, elsewhere (more than once
+	// more only if a loaded machine stalled a worker past the deadline).
+	if pids := ranBy(dir, target); len(pids) < 2 || !slices.Contains(pids, victim) {
+		t.Errorf("task %d started in pids %v, want the victim's (%d) and another", target, pids, victim)
 	}
 	t.Logf("worker pid %d killed mid-task; the map completed exactly", victim)
 }

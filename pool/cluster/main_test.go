@@ -63,8 +63,10 @@ type cluster struct {
 }
 
 // testAckWait is the workers' ack deadline in the tests: short, so a
-// dead worker's task comes back soon.
-const testAckWait = time.Second
+// dead worker's task comes back soon, and long enough that a loaded
+// machine does not stall a live worker's heartbeats (every AckWait/3)
+// past it.
+const testAckWait = 2 * time.Second
 
 // newCluster starts n worker processes (with wopts) and a pool (with
 // popts) on a prefix of the test's own, and stops them all at its end,
