@@ -19,4 +19,12 @@
 //     pool package does this).
 //   - A process killed after taking a record but before it used it loses
 //     that record: it was taken exactly once, by a process that is gone.
+//   - A joinable queue counts, per consumer process, the records it took
+//     and has not marked done (join.go). TaskDone carries no record: a
+//     TaskDone from a process that took nothing is charged to a dead
+//     holder, or to the only holder; with two or more live holders it is
+//     charged to the next that dies, so its give-up may come short and the
+//     rest with a later death. Counts never go negative, a TaskDone up to
+//     the number put never fails, and a give-up never takes more than is
+//     taken, unfinished and no other holder's. TaskDone takes consLock.
 package ring

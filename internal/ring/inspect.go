@@ -23,7 +23,7 @@ type QueueState struct {
 	Geometry
 	Items, Bytes       int  // queued records and the ring bytes they take
 	Closed             bool // closed for everyone
-	Unfinished         int  // joinable: items not yet marked done
+	Unfinished         int  // joinable: items not yet marked done or given up
 	ConsumersWaiting   int  // processes whose consumers may sleep (an upper bound)
 	ProducersWaiting   int
 	Producer, Consumer robust.State // the two locks
@@ -53,7 +53,7 @@ func InspectQueue(p []byte, size int) (QueueState, error) {
 		ProducersWaiting: int(le.Uint32(p[offNotFull+4:])),
 	}
 	if g.Joinable {
-		st.Unfinished = int(int32(pos32(tail) - le.Uint32(p[offDone:])))
+		st.Unfinished = max(int(unfinishedOf(tail, le.Uint64(p[offDone:]))), 0)
 	}
 	if st.Producer, err = robust.Inspect(p[offProdLock:]); err != nil {
 		return QueueState{}, err

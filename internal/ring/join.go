@@ -5,36 +5,120 @@ package ring
 // Joinable accounting (Python's JoinableQueue, across processes, robust to
 // the death of any party).
 //
-//	done         items marked done, ever (mod 2^32): +1 by TaskDone in any
-//	             process, refused when it would pass items(tail) (Python's
-//	             "task_done() called too many times"). The unfinished are
-//	             items(tail) − done: a put's one tail store commits the item
-//	             and counts it unfinished together, so no consumer can mark
-//	             an item done before it counts (a separate counter, raised
-//	             after the tail store, let a fast consumer's TaskDone find
-//	             it still zero).
-//	slots        per consumer process: its identity and how many items it
-//	             took and has not yet marked done itself (outstanding)
-//	joinSeq      futex word of Join: +1 when unfinished reaches 0 and when
-//	             a dead consumer's items are given up
+// The counts:
 //
-// A journal makes a get's commit and its slot's count one step, as far as
-// a reader after a death can tell (the head is the commit; the count moves
-// beside it):
+//	P  items put, ever: items(tail). A put's one tail store commits the item
+//	   and counts it unfinished together, so no consumer can mark an item
+//	   done before it counts.
+//	T  items taken, ever: items(head).
+//	D  TaskDone calls that succeeded, ever (the done word's low half).
+//	G  items given up by Join, net (the done word's high half): the items of
+//	   dead consumers that will never be marked done.
+//	held[i]  per consumer slot: items the slot's process took and has not
+//	   marked done itself.
 //
-//   - A get stores jHead := its new head, jSlot := its slot + 1, jPrev :=
-//     the slot's outstanding, then outstanding += k, then the head (the
-//     commit), then jSlot := 0. A consumer that takes consLock over
-//     (settleConsumer) restores outstanding := jPrev if head != jHead: the
-//     dead get never committed, so it took nothing.
+// All of them are counted mod 2^32 and compared as int32 differences.
+// Unfinished is P − D − G. D and G share one 64-bit word (the done word) so
+// that a reader without the lock (Unfinished, Join's wait) reads the two at
+// one instant.
 //
-// Join waits until unfinished is 0. Between its bounded sleeps it looks for
-// consumer slots whose process is dead with outstanding > 0: those items
-// will never be marked done, so it gives them up — done += their count,
-// the slot is freed, lostSeq+1 with the pid and count recorded —
-// and every Join that was waiting returns an error naming them (Python's
-// Join would wait for ever). Items still in the queue when a consumer dies
-// are not lost: another consumer takes them.
+// Invariants, between any two steps of any process (a step is one atomic
+// store or CAS; a journalled group counts as one, see below):
+//
+//	(I1) D ≤ P:                a TaskDone is refused when D = P (Python's
+//	                           "task_done() called too many times").
+//	(I2) 0 ≤ G ≤ P − D:        Unfinished never goes negative.
+//	(I3) m ≤ T − D − G − Σ held[j≠i]  for every give-up of m items of slot i:
+//	                           a dead consumer gives up at most what is taken,
+//	                           not done, not given up and not attributed to
+//	                           any other slot.
+//
+// Who changes what: every change of the done word, of a slot's held count
+// and of lostSeq is made with consLock held, so a holder of consLock sees
+// all of them still and can read T (the head, stored only under consLock)
+// beside them: one consistent snapshot. Producers never take consLock; a
+// stale P only understates what may be marked done.
+//
+//   - Get (commitHead): held[me] += k beside the head store, journalled
+//     (jHead, jSlot, jPrev): the head is the commit, and settleConsumer
+//     restores held := jPrev when the dead get's head never landed.
+//   - TaskDone: refused when P − D ≤ 0. Otherwise D + 1, and, when nothing
+//     but given-up items is unfinished (P − D − G ≤ 0), also G − 1: a late
+//     TaskDone for an item Join gave up takes it back, so a legitimate
+//     TaskDone never fails (I1, I2). Then one slot's held − 1, the slot
+//     the done is charged to (chargeSlot): our own if it holds items;
+//     else a dead holder's (a consumer that handed items on and exited);
+//     else, if exactly one slot holds items, that one — the item being
+//     marked done was taken before, so it is that slot's (or a slotless
+//     consumer's); else none: with two or more live holders TaskDone
+//     cannot tell whose item it is (it carries none), and the done stays
+//     unattributed, to be charged at a give-up.
+//   - Give-up (Join, between its bounded sleeps): for each slot whose owner
+//     is dead with held > 0: m := min(held, T − D − G − Σ held of the other
+//     slots), clamped at 0 (I3) — the unattributed dones are charged to the
+//     dead first, so a dead consumer is never reported holding an item
+//     someone else marked done. If m > 0: lostPid and lostCount record
+//     it, lostSeq + 1 (the report), G += m, and every Join that was
+//     waiting returns an error naming them; the slot is freed either way.
+//     The simpler rule — D += held, as if the dead had marked them done —
+//     fails twice over when another process marked some of them done: D
+//     passes P (Unfinished goes negative, and a later, legitimate TaskDone
+//     is refused), and the report names items that were finished. Keeping
+//     G apart from D is what lets a TaskDone that comes after a wrong
+//     guess still count (it takes a given-up item back).
+//
+// The done journal makes a TaskDone's or a give-up's stores one step: the
+// step writes dJWord (the done word after it), dJHeld (the slot's held
+// after it), dJLost (lostSeq after it), then dJSlot := slot + 1 (with
+// doneJGiveUp for a give-up); then the commit — for a give-up lostSeq
+// (its report), then the done word; for a TaskDone the done word — then
+// held; then dJSlot := 0. A consumer that takes consLock over from a dead
+// holder (settleConsumer) with dJSlot ≠ 0 looks at the commit word: if it
+// landed (lostSeq = dJLost, or done = dJWord: only consLock holders change
+// either, and a step always changes its commit word), it stores the rest
+// again; if not, the step never happened. So a lock-free reader of the
+// done word (Unfinished) sees exactly the steps that happened. A step
+// with no slot to change (a TaskDone by a process holding none, a give-up
+// of 0) is one store and needs no journal.
+//
+// Deaths, at any instruction, leave every count exact:
+//   - in a get: the get journal (above).
+//   - in a TaskDone: before its done-word store it never happened (it never
+//     returned); after it, it happened in full.
+//   - in a give-up: the same, at its lostSeq store. A Join reads the count
+//     before the report, the give-up stores them the other way round, so a
+//     Join that finds nothing unfinished because of a give-up also finds
+//     its report. A give-up that died before freeing the slot leaves it
+//     held 0 with a dead owner: ourSlot reuses it.
+//   - holding consLock between steps: nothing to settle.
+//
+// Memory model: every change above is made with consLock held, so one
+// holder's steps happen before the next holder's; a TaskDone in any
+// process happens before a Join that its done-word store lets return.
+//
+// What no protocol can know, and what the rules choose:
+//   - Which item a TaskDone is for, when it is not the caller's own and
+//     two or more live consumers hold items. The done stays unattributed;
+//     if one of those consumers dies holding items truly lost, the give-up
+//     charges the done to it and reports one item fewer, and the other's
+//     count stays one too high: the item it stands for is given up when
+//     that consumer exits (or dies), in a report that names it. Join never
+//     returns early for it. A process that marks done both its own items
+//     and others' has its own count lowered for the others' (own first),
+//     and the taker's stays high: if the taker dies Join may report (and
+//     give up) the caller's item with it. With no TaskDone from a process
+//     that did not take the item, or with one holder at a time, every
+//     count is exact.
+//   - Whether a dead consumer handed items on. A consumer that exits while
+//     a helper still works on items it took is, to Join, a consumer that
+//     died holding them: Join reports them, and gives them up, so a later
+//     Join may return while the helper still works. The helper's TaskDone
+//     is accepted all the same (it counts as one of the rest, or takes a
+//     given-up item back). A consumer that hands items on should outlive
+//     their TaskDone.
+//   - More than joinSlots consumer processes holding items at once: the
+//     extra ones' items are counted in T only; their deaths cannot be told
+//     from slowness, and their items raise the bound of (I3) for others.
 
 import (
 	"context"
@@ -44,7 +128,6 @@ import (
 	"sync/atomic"
 
 	"github.com/multiproc/multiproc/internal/futex"
-	"github.com/multiproc/multiproc/internal/robust"
 	"github.com/multiproc/multiproc/internal/wait"
 )
 
@@ -56,122 +139,70 @@ var ErrTaskDoneTooOften = errors.New("TaskDone called more times than there were
 // items it had taken and not marked done.
 var ErrConsumerDied = errors.New("a consumer died holding unfinished items")
 
-// commitHead stores the new head: the commit of a get (journalled for a
-// joinable queue).
-func (q *Queue) commitHead(next uint64, k int) {
-	if !q.g.Joinable {
-		atomic.StoreUint64(&q.c.head, next)
-		return
-	}
-	i, ok := q.ourSlot()
-	if !ok {
-		// No slot free: the items are counted in unfinished only, and a
-		// death of this consumer cannot be told from slowness.
-		atomic.StoreUint64(&q.c.head, next)
-		return
-	}
-	s := &q.slot[i]
-	atomic.StoreUint64(&q.c.jHead, next)
-	atomic.StoreUint32(&q.c.jSlot, uint32(i+1))
-	atomic.StoreUint32(&q.c.jPrev, uint32(atomic.LoadUint64(&s.outstanding)))
-	atomic.AddUint64(&s.outstanding, uint64(k))
-	atomic.StoreUint64(&q.c.head, next)
-	atomic.StoreUint32(&q.c.jSlot, 0)
-}
+// The done word (qControl.done), changed only with consLock held, read by
+// anyone:
+//
+//	bits 63..32  G: items given up, net (mod 2^32)
+//	bits 31..0   D: TaskDone calls that succeeded (mod 2^32)
+const (
+	doneGivenShift = 32
+	doneCallsMask  = 1<<32 - 1
+)
 
-// settleConsumer settles the journal of a consumer that died holding
-// consLock.
-func (q *Queue) settleConsumer() {
-	if !q.g.Joinable {
-		return
-	}
-	j := atomic.LoadUint32(&q.c.jSlot)
-	if j == 0 || int(j) > len(q.slot) {
-		return
-	}
-	if atomic.LoadUint64(&q.c.head) != atomic.LoadUint64(&q.c.jHead) {
-		atomic.StoreUint64(&q.slot[j-1].outstanding, uint64(atomic.LoadUint32(&q.c.jPrev)))
-	}
-	atomic.StoreUint32(&q.c.jSlot, 0)
-}
+func doneWord(d, g uint32) uint64      { return uint64(g)<<doneGivenShift | uint64(d) }
+func doneParts(w uint64) (d, g uint32) { return uint32(w & doneCallsMask), uint32(w >> doneGivenShift) }
 
-// ourSlot returns this process's consumer slot, claiming one (with
-// consLock held) on first use: the slot we own already, else a free one,
-// else one whose dead owner held nothing (a dead owner holding items is
-// left for Join to report).
-func (q *Queue) ourSlot() (int, bool) {
-	free := -1
-	for i := range q.slot {
-		o := atomic.LoadUint64(&q.slot[i].owner)
-		if o == q.me {
-			return i, true
-		}
-		if free < 0 && o == 0 {
-			free = i
-		}
-	}
-	if free < 0 {
-		for i := range q.slot {
-			o := atomic.LoadUint64(&q.slot[i].owner)
-			if o != 0 && atomic.LoadUint64(&q.slot[i].outstanding) == 0 && !robust.Alive(o) {
-				if atomic.CompareAndSwapUint64(&q.slot[i].owner, o, 0) {
-					free = i
-					break
-				}
-			}
-		}
-	}
-	if free >= 0 && atomic.CompareAndSwapUint64(&q.slot[free].owner, 0, q.me) {
-		return free, true
-	}
-	return 0, false
+// unfinishedOf is P − D − G.
+func unfinishedOf(tail, done uint64) int32 {
+	d, g := doneParts(done)
+	return int32(pos32(tail) - d - g)
 }
 
 // TaskDone marks one item done (Python's task_done), in any process. It
 // fails with ErrTaskDoneTooOften, changing nothing, when every item put has
-// been marked done already.
+// been marked done already. It takes consLock, briefly (see the protocol).
 func (q *Queue) TaskDone() error {
 	defer runtime.KeepAlive(q)
 	if !q.g.Joinable {
 		return fmt.Errorf("TaskDone on a Queue that is not joinable")
 	}
-	for {
-		d := atomic.LoadUint32(&q.c.done)
-		u := int32(pos32(atomic.LoadUint64(&q.c.tail)) - d)
-		if u <= 0 {
-			return ErrTaskDoneTooOften
-		}
-		if atomic.CompareAndSwapUint32(&q.c.done, d, d+1) {
-			if u == 1 {
-				q.wakeJoiners()
-			}
-			break
-		}
+	if err := q.lockCons(context.Background()); err != nil {
+		return err
 	}
-	// Our own share of taken items, if we took some.
-	for i := range q.slot {
-		if atomic.LoadUint64(&q.slot[i].owner) != q.me {
-			continue
-		}
-		for {
-			o := atomic.LoadUint64(&q.slot[i].outstanding)
-			if o == 0 || atomic.CompareAndSwapUint64(&q.slot[i].outstanding, o, o-1) {
-				return nil
-			}
-		}
+	w := atomic.LoadUint64(&q.c.done)
+	tail := atomic.LoadUint64(&q.c.tail)
+	d, g := doneParts(w)
+	if int32(pos32(tail)-d) <= 0 {
+		q.cons.Unlock()
+		return ErrTaskDoneTooOften
+	}
+	if unfinishedOf(tail, w) <= 0 {
+		g-- // G ≤ P − D with D < P: g > 0; a given-up item comes back
+	}
+	nw := doneWord(d+1, g)
+	if i, ok := q.chargeSlot(); ok {
+		q.doneStep(i, nw, atomic.LoadUint64(&q.slot[i].held)-1, false)
+	} else {
+		atomic.StoreUint64(&q.c.done, nw)
+	}
+	q.cons.Unlock()
+	if unfinishedOf(tail, nw) <= 0 {
+		q.wakeJoiners()
 	}
 	return nil
 }
 
-// Unfinished is the number of items put and not yet marked done.
+// Unfinished is the number of items put and not yet marked done or given
+// up.
 func (q *Queue) Unfinished() int {
 	defer runtime.KeepAlive(q)
 	return q.unfinished()
 }
 
-// unfinished is items(tail) − done.
+// unfinished is P − D − G, never negative (I2).
 func (q *Queue) unfinished() int {
-	return int(int32(pos32(atomic.LoadUint64(&q.c.tail)) - atomic.LoadUint32(&q.c.done)))
+	done := atomic.LoadUint64(&q.c.done)
+	return int(unfinishedOf(atomic.LoadUint64(&q.c.tail), done))
 }
 
 func (q *Queue) wakeJoiners() {
@@ -218,7 +249,9 @@ func (q *Queue) Join(ctx context.Context) error {
 			return err
 		}
 		if q.unfinished() <= 0 {
-			return nil
+			// A give-up publishes its report before the count: read
+			// the report again after the count.
+			return lostErr()
 		}
 		slice, err := sl.Sleep(seq)
 		if err != nil {
@@ -227,30 +260,5 @@ func (q *Queue) Join(ctx context.Context) error {
 		if slice {
 			q.giveUpDead()
 		}
-	}
-}
-
-// giveUpDead gives up the unfinished items of dead consumers (see the
-// protocol). It takes consLock, so that no get of theirs is half done.
-func (q *Queue) giveUpDead() {
-	for i := range q.slot {
-		o := atomic.LoadUint64(&q.slot[i].owner)
-		if o == 0 || o == q.me || atomic.LoadUint64(&q.slot[i].outstanding) == 0 || robust.Alive(o) {
-			continue
-		}
-		if q.lockCons(context.Background()) != nil {
-			return
-		}
-		n := atomic.LoadUint64(&q.slot[i].outstanding)
-		if atomic.LoadUint64(&q.slot[i].owner) == o && n > 0 {
-			atomic.StoreUint64(&q.slot[i].outstanding, 0)
-			atomic.AddUint32(&q.c.done, uint32(n))
-			atomic.StoreUint32(&q.c.lostPid, uint32(robust.PIDOf(o)))
-			atomic.StoreUint64(&q.c.lostCount, n)
-			atomic.AddUint32(&q.c.lostSeq, 1)
-			atomic.StoreUint64(&q.slot[i].owner, 0)
-		}
-		q.cons.Unlock()
-		q.wakeJoiners()
 	}
 }

@@ -33,8 +33,12 @@ var (
 //	   192    8 head         position word; stored by consumers
 //	   200    8 jHead        consumer journal: the head a joinable get commits
 //	   208    4 jSlot        the taker's slot index + 1
-//	   212    4 jPrev        the slot's outstanding count before the get
-//	   216   40 (reserved)
+//	   212    4 jPrev        the slot's held count before the get
+//	   216    8 dJWord       done journal: the done word the step stores
+//	   224    8 dJHeld       the slot's held count after the step
+//	   232    4 dJSlot       the slot index + 1; 0: no step in progress
+//	   236    4 dJLost       lostSeq after the step
+//	   240   16 (reserved)
 //	   256    4 notEmpty     futex word: +1 by a put that finds consumers asleep
 //	   260    4 consWaiting  consumers that may sleep on notEmpty (atomic add)
 //	   264    4 notFull      futex word: +1 by a get that finds producers asleep
@@ -46,9 +50,8 @@ var (
 //	   336    4 state        qOpen or qClosed (closed for everyone)
 //	   340    4 itemFormat   the caller's word for how items are encoded (fixed)
 //	   344   40 (reserved)
-//	   384    4 done         joinable: items marked done, ever (mod 2^32);
-//	                         the unfinished are items(tail) − done
-//	   388    4 (reserved)
+//	   384    8 done         joinable: the done word (join.go): TaskDone
+//	                         calls ever (low half) and items given up (high)
 //	   392    4 joinSeq      futex word: +1 when unfinished reaches 0 or a
 //	                         slot's owner is found dead
 //	   396    4 joinWaiting  Join callers that may sleep on joinSeq
@@ -58,7 +61,7 @@ var (
 //	   408    8 lostCount    and how many items it held
 //	   416   32 (reserved)
 //	   448 16×n slots        joinable: per consumer process, owner identity
-//	                         and outstanding (taken, not yet done) count
+//	                         and held (taken, not yet done by it) count
 //
 // The data region starts at qDataOff (a multiple of 64 past the slots).
 // Every word a process may change is written only as the protocol says;
@@ -73,7 +76,11 @@ type qControl struct {
 	jHead       uint64
 	jSlot       uint32
 	jPrev       uint32
-	_           [40]byte
+	dJWord      uint64
+	dJHeld      uint64
+	dJSlot      uint32
+	dJLost      uint32
+	_           [16]byte
 	notEmpty    uint32
 	consWaiting uint32
 	notFull     uint32
@@ -85,8 +92,7 @@ type qControl struct {
 	state       uint32
 	itemFormat  uint32
 	_           [40]byte
-	done        uint32
-	_           uint32
+	done        uint64
 	joinSeq     uint32
 	joinWaiting uint32
 	lostSeq     uint32
@@ -130,8 +136,8 @@ const joinSlots = 64
 
 // joinSlot is one consumer process's entry (join.go).
 type joinSlot struct {
-	owner       uint64 // identity word, 0 free
-	outstanding uint64 // taken by that process, not yet TaskDone
+	owner uint64 // identity word, 0 free
+	held  uint64 // taken by that process, not yet TaskDone by it
 }
 
 const joinSlotSize = int(unsafe.Sizeof(joinSlot{}))
