@@ -107,9 +107,10 @@
 //
 // Queue[T] is a multi-producer, multi-consumer ring in one shared segment
 // (internal/ring), with Python's put/get/qsize/empty/full and Go's ctx on
-// every wait; JoinableQueue adds TaskDone and Join, which reports a
-// consumer that died holding items (ErrConsumerDied) instead of waiting for
-// ever. Pipe[T] is a pair of single-producer, single-consumer rings: Send
+// every wait; JoinableQueue adds TaskDone (in any process, as Python's)
+// and Join, which reports a consumer that died holding items
+// (ErrConsumerDied) instead of waiting for ever, and never one whose items
+// another process marked done. Pipe[T] is a pair of single-producer, single-consumer rings: Send
 // and Recv, io.EOF after the peer closes, ErrPeerDied after it dies. Items
 // larger than a quarter of the ring travel in side segments of their own.
 package pool

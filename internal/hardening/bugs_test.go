@@ -54,16 +54,13 @@ func takeAndExit(args []string) error {
 // by any process, and JoinableQueue.TaskDone says "in any process". Here
 // a consumer process takes three items and exits normally, and the parent
 // marks them done. The consumer's slot still counts the three as its own
-// (ring.TaskDone lowers only the caller's slot), so once it has exited the
-// next Join that waits gives them up a second time: it reports the
-// consumer as having died holding 3 unfinished items, Unfinished goes
-// negative, and the TaskDone of an item put afterwards fails with
-// ErrTaskDoneTooOften. The same double count follows a consumer killed
-// between ring.TaskDone's two steps (done += 1, then its slot's
-// outstanding -= 1): those two are not one step for a reader after a
-// death, as a get's head and outstanding are through the journal.
+// (ring.TaskDone lowers only the caller's slot); Join must not give them
+// up a second time once it has exited. (It did: it reported the consumer
+// as having died holding 3 unfinished items, Unfinished went negative, and
+// the TaskDone of an item put afterwards failed with ErrTaskDoneTooOften.
+// Now a give-up is bounded by what is taken, unfinished and attributed to
+// no other consumer: internal/ring/join.go.)
 func TestJoinableTaskDoneInAnotherProcess(t *testing.T) {
-	knownBug(t, "a JoinableQueue counts items marked done by another process as held by the consumer that took them: Join reports that consumer dead holding them once it exits, and Unfinished goes negative (internal/ring/join.go, TaskDone and giveUpDead)")
 	proctest.CheckShm(t)
 	defer sem.SetPollInterval(sem.SetPollInterval(20 * time.Millisecond))
 	q, err := pool.NewJoinableQueue[int]()
