@@ -56,9 +56,30 @@ const maxAhead = 2
 const startFailures = 3
 
 // A chunk is consecutive tasks of one call.
+//
+// Its seq names it to the worker it is sent to: the worker's results say
+// which chunk they answer by it (results), and its progress words say by
+// it which chunk it was running (gone, checkHard). Both read it against
+// the worker's held chunks, so the engine keeps this invariant:
+//
+//	a chunk gets its seq when it is sent (send), fresh from the pool-wide
+//	counter, which starts at 1; so no two chunks a worker process is sent
+//	share a seq, and none has seq 0, the chunk word of a process that has
+//	begun no task.
+//
+// The chunks gone puts back after a death (c.slice, for results that died
+// unsent, the tasks it never reached, a retried task) are new chunks that
+// are numbered when sent again, as every other. Numbering at submit
+// instead, as the engine first did, left them all seq 0: a replacement
+// that ran two of them in a row kept its chunk word unchanged at the
+// second (progress.begin resets started and finished only when the word
+// changes), so a death during the second's first task read the first's
+// count of tasks finished — the running task ran again without
+// RetryOnWorkerDeath, tasks after it ran twice, and the results of the
+// second were matched to the first.
 type chunk struct {
 	call  *callState
-	seq   uint64   // pool-wide, for the worker's progress words
+	seq   uint64   // given at each send: see above
 	first int      // the call's index of its first task
 	args  []byte   // the tasks' arguments, one after another
 	ends  []uint32 // where each ends in args, unless size is set
@@ -173,9 +194,9 @@ type localEngine struct {
 	slots    []*workerSlot
 	pending  []*chunk
 	calls    map[uint64]*callState // calls with chunks pending or held
-	seq      uint64
-	started  int  // processes started, for their numbers
-	up       bool // New has returned
+	seq      uint64                // the last chunk seq given (send)
+	started  int                   // processes started, for their numbers
+	up       bool                  // New has returned
 	stopping bool
 	graceful bool // Close: run what was submitted first
 	over     bool // p.done is closed
@@ -509,10 +530,6 @@ func (l *localEngine) submit(chunks []*chunk) error {
 	cs := chunks[0].call
 	l.calls[cs.id] = cs
 	cs.live += len(chunks)
-	for _, c := range chunks {
-		l.seq++
-		c.seq = l.seq
-	}
 	l.pending = append(l.pending, chunks...)
 	return nil
 }
@@ -582,6 +599,8 @@ func (l *localEngine) send(w *workerSlot, c *chunk) {
 		w.idle += time.Since(w.since)
 		w.since = time.Now()
 	}
+	l.seq++
+	c.seq = l.seq // fresh at every send (see chunk)
 	w.chunks = append(w.chunks, c)
 	w.sent++
 	cs := c.call

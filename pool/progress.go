@@ -23,6 +23,11 @@ import (
 //	        started = i+1, since = now
 //	after:  finished = i+1
 //
+// c is the chunk's seq, which the parent gives afresh at every send, never
+// 0 (see chunk in pool_loop.go): that the word changes at each chunk is
+// what resets started and finished, so two chunks of one worker sharing a
+// seq would read as one.
+//
 // The parent reads them once the worker is dead, when no store can be in
 // flight, so the four are consistent: task finished was running when the
 // worker died if started > finished (that task failed with it); tasks

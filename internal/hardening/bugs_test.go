@@ -1,9 +1,9 @@
 package hardening
 
 // Bugs the suites found in code this package does not own, each as a test
-// of the behaviour that should hold. They fail today, so they are skipped
-// unless MULTIPROC_KNOWN_BUGS=1; each skip says what is wrong. Remove the
-// skip with the fix.
+// of the behaviour that should hold. One that fails today is skipped
+// unless MULTIPROC_KNOWN_BUGS=1, the skip saying what is wrong; the fix
+// removes the skip, and the test stays to keep the bug fixed.
 
 import (
 	"context"
@@ -21,10 +21,6 @@ import (
 func init() {
 	proctest.Register("bug-take-and-exit", takeAndExit)
 }
-
-// poolSeqBug is the bug TestPoolRequeuedChunksKeepTheirProgress shows,
-// which the Pool's chaos and storm suites find within seconds.
-const poolSeqBug = "pool: chunks put back after a worker's death all have seq 0, so the progress words of a replacement that runs two in a row misreport the second's first task as finished: a task running at a death reruns without RetryOnWorkerDeath, and later tasks run twice, so that Map returns zero results for tasks it never got and Imap ends before its last (pool/pool_loop.go, engine.gone and chunk.slice; pool/progress.go, begin)"
 
 func knownBug(t *testing.T, what string) {
 	t.Helper()
@@ -109,26 +105,27 @@ func TestJoinableTaskDoneInAnotherProcess(t *testing.T) {
 }
 
 // TestPoolRequeuedChunksKeepTheirProgress: a worker's progress words name
-// the chunk it runs by the chunk's pool-wide seq, but the chunks a dead
-// worker's tasks go back to pending in (engine.gone: c.slice, for results
-// it never sent, for the tasks after the one that died, for chunks it
-// never reached) are new chunks with seq 0, never numbered. A replacement
-// that runs two of them in a row sees its chunk word unchanged at the
-// second (progress.begin resets started and finished only when it
-// changes), so during that chunk's first task the words say the previous
-// chunk's count of tasks finished. A death then counts the running task
-// as finished: without RetryOnWorkerDeath it runs again instead of
-// failing with ErrWorkerDied, and the tasks after it up to that stale
-// count are put back twice (once as "finished, result unsent", once as
-// "not reached") and run twice.
+// the chunk it runs by the chunk's seq. The chunks a dead worker's tasks
+// go back to pending in (engine.gone: c.slice, for results it never sent,
+// for the tasks after the one that died, for chunks it never reached) are
+// new chunks; the engine once numbered chunks at submit only, so these
+// all had seq 0. A replacement that ran two of them in a row saw its
+// chunk word unchanged at the second (progress.begin resets started and
+// finished only when it changes), so during that chunk's first task the
+// words said the previous chunk's count of tasks finished. A death then
+// counted the running task as finished: without RetryOnWorkerDeath it ran
+// again instead of failing with ErrWorkerDied, and the tasks after it up
+// to that stale count were put back twice (once as "finished, result
+// unsent", once as "not reached") and ran twice. The chaos and storm
+// suites found it within seconds; the engine now gives a chunk its seq at
+// each send (pool/pool_loop.go, chunk).
 //
 // Here, one worker, chunks of 4 of 16 tasks: task 5 kills its worker,
-// which puts back [4], [6 7] and [8 9 10 11], all seq 0; the replacement
-// runs [4], then [6 7], then task 8 kills it with the words saying
-// "chunk 0, 1 started, 2 finished". Tasks 5 and 8 must fail; every other
-// task must have its result, once.
+// which puts back [4], [6 7] and [8 9 10 11]; the replacement runs [4],
+// then [6 7], then task 8 kills it, which with the old numbering left the
+// words saying "chunk 0, 1 started, 2 finished". Tasks 5 and 8 must fail;
+// every other task must have its result, once.
 func TestPoolRequeuedChunksKeepTheirProgress(t *testing.T) {
-	knownBug(t, poolSeqBug)
 	proctest.CheckShm(t)
 	seg, err := newPoolJournal(16)
 	if err != nil {

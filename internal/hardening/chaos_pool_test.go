@@ -37,7 +37,6 @@ import (
 const poolChaosMaxTasks = 2000
 
 func TestChaosPool(t *testing.T) {
-	knownBug(t, poolSeqBug)
 	t.Run("fail", func(t *testing.T) { runPoolChaos(t, false) })
 	t.Run("retry", func(t *testing.T) { runPoolChaos(t, true) })
 }
