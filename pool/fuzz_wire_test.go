@@ -14,10 +14,12 @@ package pool
 // (WIRE_WRITE_CORPUS=1 rewrites it from wireSeeds).
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/multiproc/multiproc/internal/codec"
@@ -93,9 +95,10 @@ func FuzzResultsMessage(f *testing.F) {
 // wireRules is pool_wire.go's msgResults, read afresh: results of tasks
 // From.. of the chunk, From the outcomes delivered so far, no more than
 // the chunk holds; with OutSize, Size = OutSize, no Ends, Out one result
-// of Size bytes per task, FailAt strictly increasing below the count;
-// without, no FailAt, Ends not decreasing and within Out, a failed task's
-// end (failBit) leaving its slot empty; one error in Errs per failure.
+// of Size bytes per task, FailAt strictly increasing below the count, a
+// failed task's result all zero; without, no FailAt, Ends not decreasing,
+// the last at the end of Out, a failed task's end (failBit) leaving its
+// slot empty; one error in Errs per failure.
 func wireRules(m *wireMsg, c *chunk, k int) error {
 	if m.From != c.got || m.From+k > c.n() {
 		return fmt.Errorf("tasks %d..%d of a chunk of %d, %d delivered", m.From, m.From+k-1, c.n(), c.got)
@@ -108,6 +111,9 @@ func wireRules(m *wireMsg, c *chunk, k int) error {
 		for i, at := range m.FailAt {
 			if int(at) >= k || i > 0 && at <= m.FailAt[i-1] {
 				return fmt.Errorf("FailAt %v of %d results", m.FailAt, k)
+			}
+			if slot := m.Out[int(at)*int(m.Size) : (int(at)+1)*int(m.Size)]; !bytes.Equal(slot, make([]byte, len(slot))) {
+				return fmt.Errorf("failed task %d's result is %x, not zero", at, slot)
 			}
 		}
 		fails = len(m.FailAt)
@@ -123,13 +129,16 @@ func wireRules(m *wireMsg, c *chunk, k int) error {
 			}
 			if e&failBit != 0 {
 				fails++
-				if end != prev && os.Getenv("MULTIPROC_KNOWN_BUGS") == "1" {
-					// wellFormed lets it pass, and eachOutcome then reads
-					// the failed task's bytes as part of the next result.
+				if end != prev {
+					// eachOutcome would read the failed task's bytes as
+					// part of the next result.
 					return fmt.Errorf("a failed task's end %d leaves %d bytes in its slot (ends %v)", end, end-prev, m.Ends)
 				}
 			}
 			prev = end
+		}
+		if prev != uint32(len(m.Out)) {
+			return fmt.Errorf("ends %v leave %d of %d bytes after the last", m.Ends, uint32(len(m.Out))-prev, len(m.Out))
 		}
 	}
 	if fails != len(m.Errs) {
@@ -138,15 +147,11 @@ func wireRules(m *wireMsg, c *chunk, k int) error {
 	return nil
 }
 
-// TestWellFormedRefusesAFailedTaskWithBytes is the case wireRules holds
-// wellFormed to under MULTIPROC_KNOWN_BUGS=1: a failed task's end must
-// leave its slot empty (pool_wire.go), but wellFormed accepts one that
-// does not, and eachOutcome, which does not move past a failed slot,
-// then decodes the next task's result from the failed task's bytes too.
+// TestWellFormedRefusesAFailedTaskWithBytes: a failed task's end must
+// leave its slot empty (pool_wire.go). wellFormed once accepted one that
+// did not, and eachOutcome, which does not move past a failed slot, then
+// decoded the next task's result from the failed task's bytes too.
 func TestWellFormedRefusesAFailedTaskWithBytes(t *testing.T) {
-	if os.Getenv("MULTIPROC_KNOWN_BUGS") != "1" {
-		t.Skip("known bug (MULTIPROC_KNOWN_BUGS=1 runs it): wellFormed accepts a failed task's end that leaves bytes in its slot, and the next result is decoded with them (pool/pool_loop.go, wellFormed; pool/pool_call.go, eachOutcome)")
-	}
 	vc, _, _ := codec.For[string]()
 	good, _ := vc.Append(nil, ptr("good"))
 	out := append([]byte("junk!"), good...)
@@ -159,6 +164,43 @@ func TestWellFormedRefusesAFailedTaskWithBytes(t *testing.T) {
 			got = append(got, fmt.Sprintf("%d: %q %v", i, v, err))
 		})
 		t.Fatalf("wellFormed accepted ends %v over %q; the caller decoded %q", m.Ends, m.Out, got)
+	}
+}
+
+// TestWellFormedHoldsToTheWire: each rule of msgResults that wellFormed
+// once let pass, beside the same message kept to it, which it accepts.
+func TestWellFormedHoldsToTheWire(t *testing.T) {
+	vc, _, _ := codec.For[string]()
+	a, _ := vc.Append(nil, ptr("a"))
+	ab, _ := vc.Append(slices.Clone(a), ptr("b"))
+	terr := [][]byte{appendTaskError(nil, &TaskError{Message: "failed"})}
+	fixed := make([]byte, 16)
+	fixed[0] = 7
+	junk := slices.Clone(fixed)
+	junk[8] = 1
+	la, lab := uint32(len(a)), uint32(len(ab))
+	for _, tc := range []struct {
+		name   string
+		m      wireMsg
+		fixed  bool
+		accept bool
+	}{
+		{"failed-slot-empty", wireMsg{Out: ab, Ends: []uint32{la, la | failBit, lab}, Errs: terr}, false, true},
+		{"failed-slot-with-bytes", wireMsg{Out: ab, Ends: []uint32{la | failBit, lab}, Errs: terr}, false, false},
+		{"failed-last-with-bytes", wireMsg{Out: ab, Ends: []uint32{la, lab | failBit}, Errs: terr}, false, false},
+		{"bytes-after-the-last-end", wireMsg{Out: ab, Ends: []uint32{la}}, false, false},
+		{"fixed-failed-slot-zero", wireMsg{Size: 8, Out: fixed, FailAt: []uint32{1}, Errs: terr}, true, true},
+		{"fixed-failed-slot-not-zero", wireMsg{Size: 8, Out: junk, FailAt: []uint32{1}, Errs: terr}, true, false},
+	} {
+		c := &chunk{call: &callState{}, ends: make([]uint32, 3)}
+		if tc.fixed {
+			c.call.outSize = 8
+		}
+		tc.m.Kind = msgResults
+		_, ok := wellFormed(&tc.m, c)
+		if ok != tc.accept {
+			t.Errorf("%s: wellFormed(%+v) = %v, want %v", tc.name, tc.m, ok, tc.accept)
+		}
 	}
 }
 
@@ -195,10 +237,8 @@ func wireSeeds() []wireSeed {
 	}
 	terr := appendTaskError(nil, &TaskError{PID: 42, Func: "f", Message: "boom", Panic: true, Stack: "stack", Err: ErrTimeout})
 	ends = append(ends, uint32(len(out))|failBit)
-	fixedOut := make([]byte, 24)
-	for i := range 3 {
-		fixedOut[8*i] = byte(i + 1)
-	}
+	fixedOut := make([]byte, 24) // results 1, 0 (task 1 failed) and 3
+	fixedOut[0], fixedOut[16] = 1, 3
 	return []wireSeed{
 		{enc(wireMsg{Kind: msgResults, Chunk: 7, From: 0, Out: out, Ends: ends, Errs: [][]byte{terr}, Last: true}), 4, 0, false, 0, "encoded-results"},
 		{enc(wireMsg{Kind: msgResults, Chunk: 7, From: 2, Out: out[:2], Ends: ends[:1]}), 4, 2, false, 10, "encoded-results-from-2"},

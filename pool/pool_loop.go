@@ -475,7 +475,20 @@ func (l *localEngine) results(w *workerSlot, m *wireMsg) {
 
 // wellFormed checks a results message against the chunk it answers and
 // its own bytes (a worker's bytes are never trusted), and says how many
-// outcomes it holds.
+// outcomes it holds. It accepts only what pool_wire.go's msgResults says,
+// since the caller decodes what it accepts without looking again:
+//
+//   - From is the chunk's outcomes delivered so far, and From plus the
+//     message's outcomes is no more than the chunk's tasks;
+//   - with the call's OutSize: Size equals it, no Ends, Out a whole number
+//     of results, FailAt strictly increasing below that number, and each
+//     failed task's result all zero (copyResults copies Out as it is, so
+//     a failed task's slot in a Map is the zero Out);
+//   - without: Size 0, no FailAt, Ends not decreasing, the last at the end
+//     of Out, and a failed task's end (failBit) where the one before
+//     ended, its slot empty (eachOutcome does not move past a failed slot,
+//     so bytes left in one would be read as part of the next result);
+//   - one error in Errs per failed task.
 func wellFormed(m *wireMsg, c *chunk) (n int, ok bool) {
 	if m.From != c.got {
 		return 0, false
@@ -491,6 +504,11 @@ func wellFormed(m *wireMsg, c *chunk) (n int, ok bool) {
 			if int(at) >= n || k > 0 && at <= m.FailAt[k-1] {
 				return 0, false
 			}
+			for _, b := range m.Out[int(at)*size : (int(at)+1)*size] {
+				if b != 0 {
+					return 0, false
+				}
+			}
 		}
 		fails = len(m.FailAt)
 	} else {
@@ -501,12 +519,18 @@ func wellFormed(m *wireMsg, c *chunk) (n int, ok bool) {
 		for _, e := range m.Ends {
 			if e&failBit != 0 {
 				fails++
-				e &^= failBit
+				if e&^failBit != prev {
+					return 0, false
+				}
+				continue
 			}
 			if e < prev || e > uint32(len(m.Out)) {
 				return 0, false
 			}
 			prev = e
+		}
+		if prev != uint32(len(m.Out)) {
+			return 0, false
 		}
 		n = len(m.Ends)
 	}

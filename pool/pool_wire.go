@@ -21,8 +21,10 @@ package pool
 //
 //	msgReady    the Initializer ran, or failed (Errs[0]); PID
 //	msgResults  results of tasks From.. of chunk Chunk, in order: Out (one
-//	            blob) and Ends, an end with failBit set marking a task that
-//	            failed, its *TaskError the next of Errs — or, when the
+//	            blob) and Ends (where each task's result ends in Out, the
+//	            last at its end), an end with failBit set marking a task
+//	            that failed — its slot empty, its end the one before, its
+//	            *TaskError the next of Errs — or, when the
 //	            chunk's OutSize is set, Size (= OutSize) and no Ends: Out
 //	            is one result of Size bytes per task, a failed task's zero,
 //	            and FailAt lists the failed ones (their index from From),
@@ -51,7 +53,8 @@ const (
 )
 
 // failBit marks, in a msgResults' Ends, a task that failed: its result
-// slot is empty and its error is the next of Errs.
+// slot is empty (the end, failBit aside, is the end before it) and its
+// error is the next of Errs.
 const failBit = 1 << 31
 
 // wireMsg is every message; the fields a kind does not use stay empty.
