@@ -247,14 +247,23 @@ func (b *Barrier) open(name string, o options) error {
 	if err != nil {
 		return err
 	}
-	f, err := validate(obj)
+	// The payload is read, and the action flag written, under the file's
+	// validation: a file truncated meanwhile fails the Open with
+	// segment.ErrTruncated instead of faulting.
+	var f fixed
+	err = obj.Validate(func() (err error) {
+		if f, err = validate(obj); err != nil {
+			return err
+		}
+		if o.action != nil {
+			sh := (*shared)(unsafe.Pointer(&obj.Payload[0]))
+			atomic.OrUint32(&sh.flags, flagAction)
+		}
+		return nil
+	})
 	if err != nil {
 		obj.Close()
 		return &fs.PathError{Op: "open", Path: obj.Path(), Err: err}
-	}
-	if o.action != nil {
-		sh := (*shared)(unsafe.Pointer(&obj.Payload[0]))
-		atomic.OrUint32(&sh.flags, flagAction)
 	}
 	b.init(obj, o, f)
 	return nil

@@ -238,33 +238,49 @@ func OpenCondition(name string, opts ...Option) (*Condition, error) {
 // open makes c, a zero Condition, a handle on the Condition name and its
 // lock.
 func (c *Condition) open(name string, o options) error {
-	obj, err := openObject(name, layout.KindCondition, condFixed, o)
+	// The slot count and the lock's description are read once, under the
+	// file's validation, and checked on the copies; the handle keeps these
+	// values, never a second read (foreign bytes).
+	var n uint32
+	var ref condLockRef
+	obj, err := openObject(name, layout.KindCondition, condFixed, o, func(obj *segment.Object) error {
+		cl := (*condLayout)(unsafe.Pointer(&obj.Payload[0]))
+		n = atomic.LoadUint32(&cl.slots)
+		if n == 0 || n > 1<<16 || uint64(len(obj.Payload)) < condFixed+uint64(n)*uint64(condSlotSize) {
+			return &fs.PathError{Op: "open", Path: obj.Path(), Err: fmt.Errorf("%w: Condition of %d waiter slots in a %d-byte payload", ErrCorrupt, n, len(obj.Payload))}
+		}
+		ref = condLockRef{flavor: atomic.LoadUint32(&cl.flavor), kind: layout.Kind(cl.lockKind), off: cl.lockOff, nameLen: cl.nameLen, name: cl.name}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	// The slot count is read once and checked against the file; the
-	// handle keeps this value, never a second read (foreign bytes).
-	n := atomic.LoadUint32(&(*condLayout)(unsafe.Pointer(&obj.Payload[0])).slots)
-	if n == 0 || n > 1<<16 || uint64(len(obj.Payload)) < condFixed+uint64(n)*uint64(condSlotSize) {
-		obj.Close()
-		return &fs.PathError{Op: "open", Path: obj.Path(), Err: fmt.Errorf("%w: Condition of %d waiter slots in a %d-byte payload", ErrCorrupt, n, len(obj.Payload))}
-	}
 	c.init(obj, int(n))
 	c.ownsLock = true
-	if err := c.openLock(o); err != nil {
+	if err := c.openLock(ref, o); err != nil {
 		obj.Close()
 		return err
 	}
 	return nil
 }
 
-// openLock opens the lock the condition's file names, validating every
-// byte it reads from there.
-func (c *Condition) openLock(o options) error {
+// condLockRef is what a Condition's file says of its lock: a copy of the
+// shared fields, taken once.
+type condLockRef struct {
+	flavor  uint32
+	kind    layout.Kind
+	off     uint64
+	nameLen uint32
+	name    [256]byte
+}
+
+// openLock opens the lock ref, read from the condition's file, describes,
+// validating every byte of it.
+func (c *Condition) openLock(ref condLockRef, o options) error {
 	corrupt := func(format string, args ...any) error {
 		return &fs.PathError{Op: "open", Path: c.obj.Path(), Err: fmt.Errorf("%w: "+format, append([]any{ErrCorrupt}, args...)...)}
 	}
-	flavor := atomic.LoadUint32(&c.c.flavor)
+	flavor := ref.flavor
 	if flavor == condOwnRLock {
 		c.l = newRLock(func(h *lockHandle) { h.initBorrowed("RLock", c.obj.File, layout.KindCondition, layout.HeaderSize) })
 		return nil
@@ -272,11 +288,11 @@ func (c *Condition) openLock(o options) error {
 	if flavor != condLock && flavor != condRLock {
 		return corrupt("condition lock flavor %d", flavor)
 	}
-	kind, off, n := layout.Kind(c.c.lockKind), c.c.lockOff, c.c.nameLen
-	if n == 0 || n > uint32(len(c.c.name)) {
+	kind, off, n := ref.kind, ref.off, ref.nameLen
+	if n == 0 || n > uint32(len(ref.name)) {
 		return corrupt("lock name length %d", n)
 	}
-	lockName := string(c.c.name[:n])
+	lockName := string(ref.name[:n])
 	if _, err := segment.CleanName(lockName, ""); err != nil {
 		return corrupt("lock name: %v", err)
 	}

@@ -124,7 +124,7 @@ func NewEvent(opts ...Option) (*Event, error) {
 // object, ErrKindMismatch; a damaged file, ErrCorrupt.
 func OpenEvent(name string, opts ...Option) (*Event, error) {
 	o := collect(opts)
-	obj, err := openObject(name, layout.KindEvent, eventSize, o)
+	obj, err := openObject(name, layout.KindEvent, eventSize, o, nil)
 	if err != nil {
 		return nil, failf("OpenEvent "+name, err)
 	}

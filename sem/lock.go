@@ -58,7 +58,7 @@ func NewLock(opts ...Option) (*Lock, error) {
 // missing name is an error wrapping fs.ErrNotExist; another kind of object
 // wraps ErrKindMismatch, naming what it is; a damaged file wraps ErrCorrupt.
 func OpenLock(name string, opts ...Option) (*Lock, error) {
-	obj, err := openObject(name, layout.KindLock, lockPayload, collect(opts))
+	obj, err := openObject(name, layout.KindLock, lockPayload, collect(opts), nil)
 	if err != nil {
 		return nil, failf("OpenLock "+name, err)
 	}

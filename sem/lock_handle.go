@@ -1,6 +1,7 @@
 package sem
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -38,15 +39,31 @@ func createLockObject(k layout.Kind, payload int, o options, init func([]byte) e
 }
 
 // openObject opens the object name of kind k and checks that its payload
-// holds at least min bytes; a shorter one is corrupt.
-func openObject(name string, k layout.Kind, min int, o options) (*segment.Object, error) {
+// holds at least min bytes; a shorter one is corrupt. check, unless nil,
+// validates the kind's own bytes. Both run under the file's Validate, to
+// its end, so a file truncated while Open reads it fails with an error
+// wrapping segment.ErrTruncated instead of a fault or a handle on zeros.
+func openObject(name string, k layout.Kind, min int, o options, check func(*segment.Object) error) (*segment.Object, error) {
 	obj, err := identify.OpenObject(name, k, nil, o.Open())
 	if err != nil {
 		return nil, err
 	}
-	if len(obj.Payload) < min {
+	err = obj.Validate(func() error {
+		if len(obj.Payload) < min {
+			return &fs.PathError{Op: "open", Path: obj.Path(), Err: fmt.Errorf("%w: %s payload of %d bytes, need %d", ErrCorrupt, k, len(obj.Payload), min)}
+		}
+		if check != nil {
+			return check(obj)
+		}
+		return nil
+	})
+	if err != nil {
 		obj.Close()
-		return nil, &fs.PathError{Op: "open", Path: obj.Path(), Err: fmt.Errorf("%w: %s payload of %d bytes, need %d", ErrCorrupt, k, len(obj.Payload), min)}
+		var pe *fs.PathError
+		if !errors.As(err, &pe) {
+			err = &fs.PathError{Op: "open", Path: obj.Path(), Err: err}
+		}
+		return nil, err
 	}
 	return obj, nil
 }

@@ -27,7 +27,7 @@ func (l *Lock) UnmarshalText(text []byte) error {
 	if err := l.h.unmarshalable("Lock", text); err != nil {
 		return err
 	}
-	obj, err := openObject(string(text), layout.KindLock, lockPayload, options{})
+	obj, err := openObject(string(text), layout.KindLock, lockPayload, options{}, nil)
 	if err != nil {
 		return failf("UnmarshalText of Lock "+string(text), err)
 	}
@@ -49,7 +49,7 @@ func (r *RLock) UnmarshalText(text []byte) error {
 	if err := r.h.unmarshalable("RLock", text); err != nil {
 		return err
 	}
-	obj, err := openObject(string(text), layout.KindRLock, lockPayload, options{})
+	obj, err := openObject(string(text), layout.KindRLock, lockPayload, options{}, nil)
 	if err != nil {
 		return failf("UnmarshalText of RLock "+string(text), err)
 	}
@@ -121,7 +121,7 @@ func (e *Event) UnmarshalText(text []byte) error {
 	if e.obj != nil {
 		return failf(op, fmt.Errorf("%w: into Event %s, which is open already", ErrInvalidArgument, e.obj.Name))
 	}
-	obj, err := openObject(string(text), layout.KindEvent, eventSize, options{})
+	obj, err := openObject(string(text), layout.KindEvent, eventSize, options{}, nil)
 	if err != nil {
 		return failf(op, err)
 	}

@@ -86,11 +86,14 @@ func (s *Semaphore) open(name string, accept semAccept, o options) error {
 		f.Close()
 		return identify.OpenError(name, file, wantKind(accept), &fs.PathError{Op: "open", Path: f.Path(), Err: err})
 	}
-	snap, err := posixsem.Snapshot(f.Bytes())
-	if err != nil {
-		return fail(err)
-	}
-	info, err := posixsem.Parse(snap)
+	var info posixsem.Info
+	err = f.Validate(func() error {
+		snap, err := posixsem.Snapshot(f.Name, f.Bytes())
+		if err == nil {
+			info, err = posixsem.Parse(snap)
+		}
+		return err
+	})
 	if err != nil {
 		return fail(err)
 	}

@@ -85,7 +85,7 @@ func NewRLock(opts ...Option) (*RLock, error) {
 // object wraps ErrKindMismatch, naming what it is; a damaged file wraps
 // ErrCorrupt.
 func OpenRLock(name string, opts ...Option) (*RLock, error) {
-	obj, err := openObject(name, layout.KindRLock, lockPayload, collect(opts))
+	obj, err := openObject(name, layout.KindRLock, lockPayload, collect(opts), nil)
 	if err != nil {
 		return nil, failf("OpenRLock "+name, err)
 	}

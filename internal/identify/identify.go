@@ -90,6 +90,8 @@ func File(file string) (What, bool) {
 func OpenError(name, file string, want layout.Kind, err error) error {
 	var other string
 	switch {
+	case errors.Is(err, segment.ErrTruncated):
+		return err // cut short while we read it: what it was is beside the point
 	case errors.Is(err, fs.ErrNotExist):
 		other = sibling(file)
 	case errors.Is(err, layout.ErrCorrupt):

@@ -3,10 +3,8 @@
 package posixsem
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
-	"runtime/debug"
 	"sync/atomic"
 	"unsafe"
 
@@ -54,7 +52,7 @@ func Inspect(file string) (Info, error) {
 		return fail(err)
 	}
 	defer unix.Munmap(m)
-	snap, err := snapshot(m)
+	snap, err := snapshot(file, m)
 	if err != nil {
 		return fail(err)
 	}
@@ -65,25 +63,26 @@ func Inspect(file string) (Info, error) {
 	return info, nil
 }
 
-// snapshot copies a mapped semaphore file, loading the data word
+// snapshot copies a mapped semaphore file (Dir/file), loading the data word
 // atomically. If the file was truncated after its size was checked, the
-// read faults (SIGBUS); that fault becomes an error here.
-func snapshot(m []byte) (b []byte, err error) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if r := recover(); r != nil {
-			b, err = nil, errors.New("file changed size while being read")
+// read faults (SIGBUS); segment.Guard makes that an error wrapping
+// segment.ErrTruncated.
+func snapshot(file string, m []byte) (b []byte, err error) {
+	err = segment.Guard(file, func() error {
+		b = make([]byte, len(m))
+		copy(b, m)
+		d := atomic.LoadUint64((*uint64)(unsafe.Pointer(&m[0])))
+		for i := 0; i < 8; i++ {
+			b[i] = byte(d >> (8 * i))
 		}
-	}()
-	b = make([]byte, len(m))
-	copy(b, m)
-	d := atomic.LoadUint64((*uint64)(unsafe.Pointer(&m[0])))
-	for i := 0; i < 8; i++ {
-		b[i] = byte(d >> (8 * i))
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return b, nil
 }
 
 // Snapshot is snapshot for a mapping the caller holds (sem's Open): a copy
 // with the data word loaded atomically, ready for Parse.
-func Snapshot(m []byte) ([]byte, error) { return snapshot(m) }
+func Snapshot(file string, m []byte) ([]byte, error) { return snapshot(file, m) }

@@ -191,13 +191,26 @@ func AttachEnd(obj *segment.Object, end int, take bool, life *wait.Handle) (*End
 		return nil, fmt.Errorf("pipe end %d: want 0 or 1", end)
 	}
 	var g PipeGeometry
-	err := segment.Guard(obj.Name, func() (err error) { g, err = readPipeGeometry(obj.Payload); return err })
+	p := unsafe.Pointer(&obj.Payload[0])
+	c := (*pControl)(p)
+	me := robust.SelfID()
+	// The take is a write to the mapping: it belongs inside the validation,
+	// which a truncation of the file under it fails instead of faulting.
+	err := obj.Validate(func() (err error) {
+		if g, err = readPipeGeometry(obj.Payload); err != nil || !take {
+			return err
+		}
+		for {
+			o := atomic.LoadUint64(&c.owner[end])
+			if o == me || atomic.CompareAndSwapUint64(&c.owner[end], o, me) {
+				return nil
+			}
+		}
+	})
 	if err != nil {
 		return nil, err
 	}
-	p := unsafe.Pointer(&obj.Payload[0])
-	c := (*pControl)(p)
-	e := &End{c: c, g: g, end: end, file: obj.File, life: life, me: robust.SelfID()}
+	e := &End{c: c, g: g, end: end, file: obj.File, life: life, me: me}
 	side := func(dir int) *pSide {
 		off := pControlSize + dir*g.Capacity
 		return &pSide{
@@ -213,14 +226,6 @@ func AttachEnd(obj *segment.Object, end int, take bool, life *wait.Handle) (*End
 		e.send = side(0)
 	default:
 		e.recv = side(0)
-	}
-	if take {
-		for {
-			o := atomic.LoadUint64(&c.owner[end])
-			if o == e.me || atomic.CompareAndSwapUint64(&c.owner[end], o, e.me) {
-				break
-			}
-		}
 	}
 	return e, nil
 }

@@ -129,7 +129,7 @@ var queueGates wait.Registry[wait.Gate]
 // fixed facts first. life is the owning handle's close state.
 func Attach(obj *segment.Object, life *wait.Handle) (*Queue, error) {
 	var g Geometry
-	err := segment.Guard(obj.Name, func() (err error) { g, err = readGeometry(obj.Payload); return err })
+	err := obj.Validate(func() (err error) { g, err = readGeometry(obj.Payload); return err })
 	if err != nil {
 		return nil, err
 	}

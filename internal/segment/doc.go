@@ -22,4 +22,15 @@
 //     The kernel drops it when the process dies, even by SIGKILL, so "nobody
 //     holds it" is a kernel fact: a sweeper may unlink a file only after
 //     winning a non-blocking exclusive flock (see TryRemoveUnheld).
+//
+// # Caveats
+//
+//   - A process with the file owner's rights can truncate a file under a
+//     mapping; the next access to a page past the new end faults (SIGBUS).
+//     Every read Open makes to validate a file runs under File.Validate,
+//     which turns that fault — and a cut that faults nothing but leaves
+//     zeros in the last page — into ErrTruncated. What a handle reads after
+//     Open returns is not guarded: it would cost every operation. A
+//     goroutine that wants a recoverable panic there instead of a dead
+//     process sets runtime/debug.SetPanicOnFault(true).
 package segment

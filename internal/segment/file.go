@@ -241,11 +241,11 @@ func openOnce(file, path string, opt OpenOptions) (f *File, retry bool, err erro
 		return nil, true, &fs.PathError{Op: "open", Path: path, Err: fs.ErrNotExist}
 	}
 	size := st.Size
+	if size < int64(opt.MinSize) { // an empty file too, for an object that has a size
+		return fail(fmt.Errorf("%w: %d bytes, too short for this object (needs %d)", layout.ErrCorrupt, size, opt.MinSize))
+	}
 	if size == 0 {
 		return fail(errors.New("empty file"))
-	}
-	if size < int64(opt.MinSize) {
-		return fail(fmt.Errorf("%w: %d bytes, too short for this object (needs %d)", layout.ErrCorrupt, size, opt.MinSize))
 	}
 	if size > 1<<46 {
 		return fail(fmt.Errorf("%d bytes: implausible size", size))

@@ -83,7 +83,7 @@ func OpenObject(name string, k layout.Kind, elem *layout.TypeInfo, opt OpenOptio
 		return nil, err
 	}
 	var h layout.Header
-	err = Guard(file, func() error {
+	err = f.Validate(func() error {
 		var err error
 		h, err = layout.Decode(f.Bytes())
 		return err
@@ -101,7 +101,11 @@ func OpenObject(name string, k layout.Kind, elem *layout.TypeInfo, opt OpenOptio
 		f.discard()
 		return nil, &fs.PathError{Op: "open", Path: f.Path(), Err: err}
 	}
-	return &Object{File: f, Header: h, Payload: f.Bytes()[layout.HeaderSize : layout.HeaderSize+int(h.PayloadSize)]}, nil
+	obj := &Object{File: f, Header: h, Payload: f.Bytes()[layout.HeaderSize : layout.HeaderSize+int(h.PayloadSize)]}
+	if testHookAfterHeader != nil {
+		testHookAfterHeader(obj)
+	}
+	return obj, nil
 }
 
 // samePidNamespace refuses an object whose state holds pids when the caller

@@ -130,9 +130,18 @@ func attach(obj *segment.Object) (*Handle, error) {
 	if len(obj.Payload) < DataOffset {
 		return nil, &fs.PathError{Op: "open", Path: obj.Path(), Err: fmt.Errorf("%w: %s payload of %d bytes, the head alone needs %d", errs.ErrCorrupt, obj.Header.Kind, len(obj.Payload), DataOffset)}
 	}
-	flags := atomic.LoadUint32((*uint32)(unsafe.Pointer(&obj.Payload[0])))
-	if flags&^FlagLocked != 0 {
-		return nil, &fs.PathError{Op: "open", Path: obj.Path(), Err: fmt.Errorf("%w: unknown %s flags %#x", errs.ErrCorrupt, obj.Header.Kind, flags)}
+	// Read under the file's validation: a file truncated meanwhile fails
+	// with segment.ErrTruncated instead of faulting.
+	var flags uint32
+	err := obj.Validate(func() error {
+		flags = atomic.LoadUint32((*uint32)(unsafe.Pointer(&obj.Payload[0])))
+		if flags&^FlagLocked != 0 {
+			return fmt.Errorf("%w: unknown %s flags %#x", errs.ErrCorrupt, obj.Header.Kind, flags)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: obj.Path(), Err: err}
 	}
 	h := &Handle{Obj: obj}
 	h.life.Init()
