@@ -171,7 +171,7 @@ func TestLoadObjectsCycle(t *testing.T) {
 			}
 		}
 	}
-	for _, k := range kindCases {
+	for _, k := range everyKind() {
 		cycle(k, 100) // warm up: the tracker's connection, the runtime's arenas
 		settle()
 		fd0, th0, m0 := procCounts(t)

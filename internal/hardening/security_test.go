@@ -25,6 +25,8 @@ import (
 	"github.com/multiproc/multiproc/barrier"
 	"github.com/multiproc/multiproc/internal/proc"
 	"github.com/multiproc/multiproc/internal/proctest"
+	"github.com/multiproc/multiproc/internal/segment"
+	"github.com/multiproc/multiproc/pool"
 	"github.com/multiproc/multiproc/sem"
 	"github.com/multiproc/multiproc/shm"
 	"github.com/multiproc/multiproc/value"
@@ -303,6 +305,57 @@ var kindCases = []kindCase{
 			return closer(c), nil
 		},
 	},
+}
+
+// everyKind is every kind of object, with how to make and open one:
+// kindCases and the Queue and the Pipe (which have no modes or owners
+// options of their own to test, so kindCases leaves them out).
+func everyKind() []kindCase {
+	ks := append([]kindCase(nil), kindCases...)
+	return append(ks,
+		kindCase{
+			name: "Queue", file: plainFile, typed: true,
+			create: func(name string, _ fs.FileMode) (string, func(bool), error) {
+				o := []pool.QueueOption{pool.Capacity(3 * 4096)}
+				if name != "" {
+					o = append(o, pool.Name(name))
+				}
+				q, err := pool.NewQueue[int](o...)
+				if err != nil {
+					return "", nil, err
+				}
+				return q.Name(), func(bool) { q.Unlink(); q.Close() }, nil
+			},
+			open: func(name string, _ bool) (func(), error) {
+				q, err := pool.OpenQueue[int](name)
+				if err != nil {
+					return nil, err
+				}
+				return func() { q.Close() }, nil
+			},
+		},
+		kindCase{
+			name: "Pipe", file: func(name string) string { return strings.TrimSuffix(name, ":1") }, typed: true,
+			create: func(name string, _ fs.FileMode) (string, func(bool), error) {
+				var o []pool.QueueOption
+				if name != "" {
+					o = append(o, pool.Name(name))
+				}
+				a, b, err := pool.Pipe[int](true, o...)
+				if err != nil {
+					return "", nil, err
+				}
+				file := strings.TrimSuffix(b.Name(), ":1")
+				return b.Name(), func(bool) { a.Close(); b.Close(); segment.Unlink(file) }, nil
+			},
+			open: func(name string, _ bool) (func(), error) {
+				c, err := pool.OpenConn[int](name)
+				if err != nil {
+					return nil, err
+				}
+				return func() { c.Close() }, nil
+			},
+		})
 }
 
 // condLocks maps a Condition's name to its own RLock's, whose file

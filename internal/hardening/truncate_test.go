@@ -10,7 +10,6 @@ package hardening
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -83,7 +82,7 @@ func makeEveryKind(t testing.TB, prefix string) (files []string, cleanup func())
 // keep: cut, it is a smaller segment.
 func TestTruncatedObjectsAreErrorsToOpenAndTheTools(t *testing.T) {
 	proctest.CheckShm(t)
-	for _, k := range truncKinds() {
+	for _, k := range everyKind() {
 		// Generated names: a file cut below the bytes that say it is ours
 		// is still ours by its name, so ls must show it.
 		opened, closeObj, err := k.create("", 0)
@@ -219,56 +218,6 @@ func TestAHandleOnATruncatedFileFaultsRecoverably(t *testing.T) {
 	}
 }
 
-// truncKinds is every kind the library opens, with how to make and open
-// one: kindCases and the Queue and the Pipe.
-func truncKinds() []kindCase {
-	ks := append([]kindCase(nil), kindCases...)
-	return append(ks,
-		kindCase{
-			name: "Queue", file: plainFile, typed: true,
-			create: func(name string, _ fs.FileMode) (string, func(bool), error) {
-				o := []pool.QueueOption{pool.Capacity(3 * 4096)}
-				if name != "" {
-					o = append(o, pool.Name(name))
-				}
-				q, err := pool.NewQueue[int](o...)
-				if err != nil {
-					return "", nil, err
-				}
-				return q.Name(), func(bool) { q.Unlink(); q.Close() }, nil
-			},
-			open: func(name string, _ bool) (func(), error) {
-				q, err := pool.OpenQueue[int](name)
-				if err != nil {
-					return nil, err
-				}
-				return func() { q.Close() }, nil
-			},
-		},
-		kindCase{
-			name: "Pipe", file: func(name string) string { return strings.TrimSuffix(name, ":1") }, typed: true,
-			create: func(name string, _ fs.FileMode) (string, func(bool), error) {
-				var o []pool.QueueOption
-				if name != "" {
-					o = append(o, pool.Name(name))
-				}
-				a, b, err := pool.Pipe[int](true, o...)
-				if err != nil {
-					return "", nil, err
-				}
-				file := strings.TrimSuffix(b.Name(), ":1")
-				return b.Name(), func(bool) { a.Close(); b.Close(); segment.Unlink(file) }, nil
-			},
-			open: func(name string, _ bool) (func(), error) {
-				c, err := pool.OpenConn[int](name)
-				if err != nil {
-					return nil, err
-				}
-				return func() { c.Close() }, nil
-			},
-		})
-}
-
 // truncOffsets are the sizes to cut a file of size bytes to: nothing
 // left, inside the header, the header alone, inside the kind's own part
 // of the payload, all but its last word, and for files of several pages
@@ -308,7 +257,7 @@ func TestTruncatedWhileOpeningIsErrTruncated(t *testing.T) {
 	defer segment.SetTestHookAfterHeader(nil)
 	seq, cuts := 0, 0
 	defer func() { t.Logf("%d files cut while opening", cuts) }()
-	for _, k := range truncKinds() {
+	for _, k := range everyKind() {
 		for _, moment := range []string{"after map", "after header"} {
 			if moment == "after header" && !k.typed {
 				continue // no header to check first (a semaphore, a raw segment)
