@@ -17,11 +17,18 @@
 //   - Pid reuse (go test -run PidReused ./internal/hardening, as root): a
 //     lock holder's pid reused at once, through ns_last_pid, by a process
 //     started in the same clock tick; a fresh waiter must take the lock over.
+//   - Truncation (go test -run Truncat ./internal/hardening): every kind's
+//     file cut at offsets in its header and in its own part of the payload,
+//     before Open and while Open validates it (through segment's test
+//     hooks): an error, never a fault, to Open, ls, inspect, clean and the
+//     tracker; and a handle's fault recoverable with SetPanicOnFault.
 //   - Security (go test -run Security ./internal/hardening): file modes
 //     under any umask, files owned by others, planted symbolic links, names
 //     that try to leave /dev/shm, headers that lie about sizes, and lock
 //     words forged to name a live unrelated process.
 //
 // The fuzz targets live beside the formats they parse (internal/layout,
-// internal/posixsem, internal/segment, barrier).
+// internal/shmfile, internal/posixsem, barrier, internal/ring,
+// internal/codec), each with a committed seed corpus. FIGURES.md has the
+// long runs' figures and the commands that made them.
 package hardening

@@ -22,7 +22,6 @@ import (
 	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/proctest"
 	"github.com/multiproc/multiproc/internal/segment"
-	"github.com/multiproc/multiproc/pool"
 	"github.com/multiproc/multiproc/sem"
 	"golang.org/x/sys/unix"
 )
@@ -31,42 +30,19 @@ func init() {
 	proctest.Register("truncate-and-exit", roleTruncateAndExit)
 }
 
-// truncateAll cuts every file of names to size bytes.
-func truncateAll(t testing.TB, files []string, size int64) {
-	t.Helper()
-	for _, f := range files {
-		if err := os.Truncate(segment.Path(f), size); err != nil {
-			t.Fatalf("truncate %s: %v", f, err)
-		}
-	}
-}
-
 // makeEveryKind makes one object of every kind, named after prefix, and
 // returns their file names and a cleanup.
 func makeEveryKind(t testing.TB, prefix string) (files []string, cleanup func()) {
 	t.Helper()
 	var closers []func()
-	for i, k := range kindCases {
-		name := fmt.Sprintf("%s_%d", prefix, i)
-		opened, closeIt, err := k.create(name, 0)
+	for i, k := range everyKind() {
+		opened, closeIt, err := k.create(fmt.Sprintf("%s_%d", prefix, i), 0)
 		if err != nil {
 			t.Fatalf("%s: %v", k.name, err)
 		}
 		files = append(files, k.file(opened))
 		closers = append(closers, func() { closeIt(true) })
 	}
-	q, err := pool.NewQueue[int](pool.Name(prefix+"_queue"), pool.Capacity(4096))
-	if err != nil {
-		t.Fatal(err)
-	}
-	files = append(files, q.Name())
-	closers = append(closers, func() { q.Unlink(); q.Close() })
-	a, b, err := pool.Pipe[int](true, pool.Name(prefix+"_pipe"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	files = append(files, prefix+"_pipe")
-	closers = append(closers, func() { a.Close(); b.Close(); segment.Unlink(prefix + "_pipe") })
 	return files, func() {
 		for _, c := range closers {
 			c()
