@@ -221,5 +221,15 @@ func (k *carrier[T]) readSide(name string) (T, error) {
 		f.Close()
 		f.Unmap()
 	}()
-	return codec.Decode(k.c, f.Bytes())
+	// Someone with our uid may cut the file under us: the decode runs
+	// under Validate, so that is ErrCorrupt (ErrTruncated), not a SIGBUS.
+	var v T
+	err = f.Validate(func() (err error) {
+		v, err = codec.Decode(k.c, f.Bytes())
+		return err
+	})
+	if err != nil {
+		return zero, fmt.Errorf("side segment %s: %w", name, err)
+	}
+	return v, nil
 }
