@@ -14,6 +14,7 @@ import (
 	"github.com/multiproc/multiproc/internal/posixsem"
 	"github.com/multiproc/multiproc/internal/proc"
 	"github.com/multiproc/multiproc/internal/segment"
+	"github.com/multiproc/multiproc/internal/shmfile"
 	"github.com/multiproc/multiproc/internal/track"
 	"golang.org/x/sys/unix"
 )
@@ -80,8 +81,37 @@ func List() ([]Object, error) {
 		finish(&o, watched)
 		objs = append(objs, o)
 	}
+	owners := sideOwners(es)
+	for i := range objs {
+		markOrphan(&objs[i], owners)
+	}
 	slices.SortFunc(objs, func(a, b Object) int { return strings.Compare(a.Name, b.Name) })
 	return objs, nil
+}
+
+// sideOwners is the set of side-segment prefixes (shmfile.SidePrefix) of
+// the names in es: the owners a side segment may belong to.
+func sideOwners(es []os.DirEntry) map[string]bool {
+	owners := map[string]bool{}
+	for _, e := range es {
+		if !shmfile.IsSide(e.Name()) {
+			owners[shmfile.SidePrefix(e.Name())] = true
+		}
+	}
+	return owners
+}
+
+// markOrphan makes a side segment (an item too large for its queue's or
+// pipe's ring, which lives as long as that owner) leaked once its owner is
+// gone and nobody holds it: what a consumer killed between taking its record
+// and reading it leaves, if the owner's removal did not take it along.
+func markOrphan(o *Object, owners map[string]bool) {
+	if !shmfile.IsSide(o.Name) || o.Held || o.Problem != "" {
+		return
+	}
+	if !owners[o.Name[:len(shmfile.SidePrefix(""))]] {
+		o.Leaked = true
+	}
 }
 
 // find is List for one file name: an error wrapping fs.ErrNotExist if there
@@ -92,6 +122,11 @@ func find(file string) (Object, error) {
 		return o, err
 	}
 	finish(&o, watchedSet())
+	if shmfile.IsSide(file) {
+		if es, err := os.ReadDir(segment.Dir); err == nil {
+			markOrphan(&o, sideOwners(es))
+		}
+	}
 	return o, nil
 }
 
@@ -165,6 +200,11 @@ func classify(file string) (Object, error) {
 		ok = o.registry()
 	case strings.HasPrefix(file, "sem."):
 		ok = o.semaphore()
+	case shmfile.IsSide(file):
+		// An item too large for its queue's ring: raw bytes with no header,
+		// living as long as its owner (markOrphan says when that is over).
+		o.setKind(layout.KindRaw)
+		ok = true
 	default:
 		ok = o.typed() || o.raw()
 		if !ok && strings.HasPrefix(file, segment.GeneratedPrefix) {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/multiproc/multiproc/internal/segment"
+	"github.com/multiproc/multiproc/internal/shmfile"
 	"github.com/multiproc/multiproc/internal/track"
 	"golang.org/x/sys/unix"
 )
@@ -44,11 +45,15 @@ func Remove(name string, force bool) (Object, error) {
 		if err := unlinkIf(file, o.dev, o.ino); err != nil {
 			return o, err
 		}
+		removeSides(o)
 		return o, nil
 	}
 	removed, err := segment.TryRemoveUnheldID(file, o.dev, o.ino)
 	if err != nil {
 		return o, err
+	}
+	if removed {
+		removeSides(o)
 	}
 	if !removed {
 		if _, err := classify(file); err != nil {
@@ -102,6 +107,7 @@ func Sweep(opts SweepOptions) ([]Object, error) {
 		}
 		if removed {
 			out, gone[o.Name] = append(out, o), true
+			removeSides(o)
 		}
 	}
 	for _, o := range objs {
@@ -136,4 +142,12 @@ func allGone(r track.Registry, gone map[string]bool) bool {
 		}
 	}
 	return true
+}
+
+// removeSides removes, with a queue or a pipe, the side segments that hold
+// its items too large for its ring (they live as long as it does).
+func removeSides(o Object) {
+	if o.Kind == "Queue" || o.Kind == "Pipe" {
+		shmfile.RemoveSides(o.Name)
+	}
 }

@@ -14,10 +14,15 @@ package pool
 // with the lock held, others copied out and decoded after, side segments
 // opened, decoded, and removed.
 //
-// A side segment is made with a name (so it stays until its consumer
-// removes it, whatever becomes of its producer); one whose record is never
-// taken — a consumer killed between taking the record and reading it — is
-// removed by the tracker when the program ends, with a line saying so.
+// A side segment lives as long as its queue or pipe, not its producer: a
+// producer may put a large item and exit (its program too) long before a
+// consumer takes it. So it is not tracked; its name starts with the
+// owner's prefix (shmfile.SidePrefix), and whatever removes the owner's
+// name removes its side segments with it (shmfile.RemoveSides): the
+// owner's Unlink, its creator's Close, the tracker, `multiproc rm` and
+// `clean`. One whose record is never taken — a consumer killed between
+// taking the record and reading it, a producer killed before its put
+// committed — stays until then.
 
 import (
 	"fmt"
@@ -28,6 +33,7 @@ import (
 	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/ring"
 	"github.com/multiproc/multiproc/internal/segment"
+	"github.com/multiproc/multiproc/internal/shmfile"
 )
 
 // Record kinds of a queue or pipe.
@@ -44,11 +50,12 @@ type carrier[T any] struct {
 	maxRecord int // the largest item through the ring itself
 	bufs      sync.Pool
 	what      string // "Queue[T] NAME", for messages
+	owner     string // the queue's or pipe's file name: its side segments' prefix
 }
 
-func newCarrier[T any](c codec.Codec[T], info codec.Info, maxRecord int, what string) *carrier[T] {
+func newCarrier[T any](c codec.Codec[T], info codec.Info, maxRecord int, owner, what string) *carrier[T] {
 	s, _ := c.(codec.Sizer[T])
-	return &carrier[T]{c: c, sizer: s, info: info, maxRecord: maxRecord, what: what}
+	return &carrier[T]{c: c, sizer: s, info: info, maxRecord: maxRecord, owner: owner, what: what}
 }
 
 func (k *carrier[T]) buf() *[]byte {
@@ -144,8 +151,8 @@ func (k *carrier[T]) encodeError(x *T, err error) error {
 // sideSegment writes an item of n bytes into a segment of its own and
 // returns the record that names it.
 func (k *carrier[T]) sideSegment(n int, write func([]byte) error) (outgoing[T], error) {
-	name := segment.Generate("qitem")
-	f, err := segment.Create(name, n, segment.CreateOptions{Kind: layout.KindRaw, Lifetime: segment.UntilUnlink}, write)
+	name := shmfile.GenerateSide(k.owner)
+	f, err := segment.Create(name, n, segment.CreateOptions{Kind: layout.KindRaw, Lifetime: segment.Persistent}, write)
 	if err != nil {
 		return outgoing[T]{}, fmt.Errorf("%s: an item of %d bytes needs a side segment: %w", k.what, n, err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/ring"
 	"github.com/multiproc/multiproc/internal/segment"
+	"github.com/multiproc/multiproc/internal/shmfile"
 	"github.com/multiproc/multiproc/internal/wait"
 )
 
@@ -141,9 +142,9 @@ func (c *Conn[T]) attach(obj *segment.Object, end int, take bool, cd codec.Codec
 	}
 	c.e = e
 	what := fmt.Sprintf("pool: Conn[%s] %s:%d", reflect.TypeFor[T](), obj.Name, end)
-	c.k = newCarrier(cd, info, e.MaxRecord(), what)
+	c.k = newCarrier(cd, info, e.MaxRecord(), obj.Name, what)
 	bc, binfo, _ := codec.For[[]byte]()
-	c.kb = newCarrier(bc, binfo, e.MaxRecord(), what)
+	c.kb = newCarrier(bc, binfo, e.MaxRecord(), obj.Name, what)
 	return nil
 }
 
@@ -204,7 +205,11 @@ func (c *Conn[T]) Close() error {
 	if !c.life.Close(c.e.Kick) {
 		return nil
 	}
-	return c.obj.Close()
+	err := c.obj.Close()
+	if c.obj.Removed() {
+		shmfile.RemoveSides(c.obj.Name) // its messages too large for the ring go with it
+	}
+	return err
 }
 
 // send and recv are Conn's Send and Recv for a carrier of item type V (T,

@@ -12,6 +12,7 @@ import (
 	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/ring"
 	"github.com/multiproc/multiproc/internal/segment"
+	"github.com/multiproc/multiproc/internal/shmfile"
 	"github.com/multiproc/multiproc/internal/wait"
 )
 
@@ -161,7 +162,7 @@ func (q *Queue[T]) attach(obj *segment.Object, c codec.Codec[T], info codec.Info
 		return err
 	}
 	q.q = rq
-	q.k = newCarrier(c, info, rq.MaxRecord(), fmt.Sprintf("pool: Queue[%s] %s", reflect.TypeFor[T](), obj.Name))
+	q.k = newCarrier(c, info, rq.MaxRecord(), obj.Name, fmt.Sprintf("pool: Queue[%s] %s", reflect.TypeFor[T](), obj.Name))
 	return nil
 }
 
@@ -411,12 +412,21 @@ func (q *Queue[T]) Close() error {
 	if !q.life.Close(q.q.Kick) {
 		return nil
 	}
-	return q.obj.Close()
+	err := q.obj.Close()
+	if q.obj.Removed() {
+		shmfile.RemoveSides(q.obj.Name) // its items too large for the ring go with it
+	}
+	return err
 }
 
 // Unlink removes the queue's name, so no other process can open it;
-// handles already open keep working until closed.
-func (q *Queue[T]) Unlink() error { return q.obj.Unlink() }
+// handles already open keep working until closed. Items waiting in side
+// segments (those too large for the ring) go with the name.
+func (q *Queue[T]) Unlink() error {
+	err := q.obj.Unlink()
+	shmfile.RemoveSides(q.obj.Name)
+	return err
+}
 
 // closedErr is the error of a call on a closed handle.
 func (q *Queue[T]) closedErr(op string) error {

@@ -296,6 +296,10 @@ func (f *File) Close() error {
 	return f.closeErr
 }
 
+// Removed reports whether this File's Close removed the object's name
+// (the creator's Close of a WhileCreatorHolds object).
+func (f *File) Removed() bool { return f.closeRemoved.Load() }
+
 // Release is Close for cleanups that run when a handle has become garbage
 // (runtime.AddCleanup), and for Files nobody else has seen: it drops the
 // descriptor and the liveness lock, but never removes a name. An object's

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/proc"
 	"github.com/multiproc/multiproc/internal/shmfile"
 )
@@ -277,7 +278,11 @@ func (s *server) exited(c *peer, now time.Time) {
 		if e.Lifetime != WhileCreatorHolds || e.PID != c.pid || e.Start32 != c.start32 {
 			continue
 		}
-		switch err := shmfile.Unlink(shmfile.Path(e.File), e.id()); {
+		err := shmfile.Unlink(shmfile.Path(e.File), e.id())
+		if err == nil {
+			removeSides(e)
+		}
+		switch {
 		case err == nil && c.settled:
 			s.sayRemovedBy(c, e) // a record read after its creator was settled
 		case err == nil:
@@ -428,7 +433,11 @@ func (s *server) drain() {
 		young := false
 		for _, e := range sorted(s.live) {
 			if e.Lifetime == WhileCreatorHolds {
-				if err := shmfile.Unlink(shmfile.Path(e.File), e.id()); err != nil && !isNotExist(err) {
+				err := shmfile.Unlink(shmfile.Path(e.File), e.id())
+				if err == nil {
+					removeSides(e)
+				}
+				if err != nil && !isNotExist(err) {
 					fmt.Fprintf(s.out, "multiproc tracker: cannot remove %s %s: %v\n", kindWord(e.Kind), e.File, err)
 				} else if err == nil && s.endOf(e).killed() {
 					s.say(RemovedLine("removed", kindWord(e.Kind), e.File, e.PID, whyKilled(unix.SignalName(s.endOf(e).signal))))
@@ -438,6 +447,9 @@ func (s *server) drain() {
 				continue
 			}
 			removed, err := shmfile.TryRemove(shmfile.Path(e.File), e.id())
+			if removed {
+				removeSides(e)
+			}
 			switch {
 			case err != nil:
 				fmt.Fprintf(s.out, "multiproc tracker: cannot remove leaked %s %s: %v\n", kindWord(e.Kind), e.File, err)
@@ -515,4 +527,13 @@ func parseHello(line string) (pid int, start32 uint32, ok bool) {
 func isFile(e Entry) bool {
 	var st unix.Stat_t
 	return unix.Lstat(shmfile.Path(e.File), &st) == nil && st.Dev == e.Dev && st.Ino == e.Ino
+}
+
+// removeSides removes, with a queue or a pipe, the side segments that hold
+// its items too large for its ring: they live as long as it does, not as
+// long as the processes that made them (shmfile.SidePrefix).
+func removeSides(e Entry) {
+	if e.Kind == layout.KindQueue || e.Kind == layout.KindPipe {
+		shmfile.RemoveSides(e.File)
+	}
 }

@@ -85,6 +85,7 @@ func SweepRegistry(file string, approve func(Entry) bool) ([]Entry, error) {
 		ok, err := shmfile.TryRemove(shmfile.Path(e.File), e.id())
 		switch {
 		case ok:
+			removeSides(e)
 			removed = append(removed, e)
 		case err != nil || isFile(e):
 			left++

@@ -1,0 +1,177 @@
+package pool_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/multiproc/multiproc/admin"
+	"github.com/multiproc/multiproc/internal/proctest"
+	"github.com/multiproc/multiproc/internal/shmfile"
+	"github.com/multiproc/multiproc/pool"
+)
+
+func init() {
+	proctest.Register("q-big-producer", roleBigProducer)
+	proctest.Register("pipe-big-sender", roleBigSender)
+}
+
+// bigItem is an item of 256 KiB + i: past a quarter of a 64 KiB ring, so it
+// travels in a side segment.
+func bigItem(i int) []byte { return bytes.Repeat([]byte{byte(i + 1)}, 256<<10+i) }
+
+// q-big-producer NAME N: puts N big items and exits, program and tracker.
+func roleBigProducer(args []string) error {
+	q, err := pool.OpenQueue[[]byte](args[0])
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	for i := range len(args[1]) { // N as a count of characters: "xxx" is 3
+		if err := q.Put(context.Background(), bigItem(i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pipe-big-sender NAME:END: sends one big message and exits.
+func roleBigSender(args []string) error {
+	c, err := pool.OpenConn[[]byte](args[0])
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return c.Send(context.Background(), bigItem(0))
+}
+
+func sides(t *testing.T, owner string) []string {
+	t.Helper()
+	es, err := os.ReadDir(shmfile.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range es {
+		if strings.HasPrefix(e.Name(), shmfile.SidePrefix(owner)) {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+// A producer that is a program of its own (with its own tracker) puts
+// items too large for the ring and exits before anyone takes them: the
+// items are the queue's, and outlive it, as in Python, where a queue's
+// items outlive a producer that has flushed them. Before, its tracker
+// removed their side segments at its exit ("removed leaked raw segment"),
+// and Get failed with "file does not exist".
+func TestQueueBigItemsOutliveTheirProducer(t *testing.T) {
+	q := newQueue[[]byte](t, pool.Capacity(64<<10))
+	p := proctest.StartProgram(t, "q-big-producer", q.Name(), "xxx")
+	p.MustSucceed()
+	if out := strings.TrimSpace(p.Stderr()); out != "" {
+		t.Errorf("the producer's stderr (its tracker's) is not empty:\n%s", out)
+	}
+	if n := len(sides(t, q.Name())); n != 3 {
+		t.Fatalf("%d side segments after the producer's exit, want 3", n)
+	}
+	for i := range 3 {
+		b, err := q.Get(context.Background())
+		if err != nil {
+			t.Fatalf("Get %d after the producer exited: %v", i, err)
+		}
+		if !bytes.Equal(b, bigItem(i)) {
+			t.Fatalf("item %d: %d bytes, not the %d put", i, len(b), len(bigItem(i)))
+		}
+	}
+	if left := sides(t, q.Name()); len(left) != 0 {
+		t.Fatalf("side segments left after every item was taken: %v", left)
+	}
+}
+
+// The same for a pipe's message.
+func TestPipeBigMessageOutlivesItsSender(t *testing.T) {
+	proctest.CheckShm(t)
+	a, b, err := pool.Pipe[[]byte](true, pool.Capacity(64<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	defer b.Close()
+	p := proctest.StartProgram(t, "pipe-big-sender", b.Name())
+	p.MustSucceed()
+	m, err := a.Recv(context.Background())
+	if err != nil || !bytes.Equal(m, bigItem(0)) {
+		t.Fatalf("Recv after the sender exited: %d bytes, %v", len(m), err)
+	}
+}
+
+// Items never taken go with their queue: its Unlink (or its creator's
+// Close, for a queue without a Name) removes their side segments; one whose
+// queue is gone by other means is an orphan that `multiproc clean`
+// (admin.Sweep) removes.
+func TestQueueSideSegmentsGoWithTheirQueue(t *testing.T) {
+	proctest.CheckShm(t)
+	ctx := context.Background()
+
+	named, err := pool.NewQueue[[]byte](pool.Capacity(64<<10), pool.Name(shmfile.Generate("test")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if err := named.Put(ctx, bigItem(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(sides(t, named.Name())); n != 2 {
+		t.Fatalf("%d side segments, want 2", n)
+	}
+	named.Unlink()
+	if left := sides(t, named.Name()); len(left) != 0 {
+		t.Fatalf("Unlink left the queue's side segments: %v", left)
+	}
+	named.Close()
+
+	anon, err := pool.NewQueue[[]byte](pool.Capacity(64 << 10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := anon.Put(ctx, bigItem(0)); err != nil {
+		t.Fatal(err)
+	}
+	anon.Close() // the creator's Close removes a queue without a Name
+	if left := sides(t, anon.Name()); len(left) != 0 {
+		t.Fatalf("the creator's Close left the queue's side segments: %v", left)
+	}
+
+	// An orphan: the queue's file removed behind the library's back.
+	orphaned, err := pool.NewQueue[[]byte](pool.Capacity(64<<10), pool.Persistent())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := orphaned.Put(ctx, bigItem(0)); err != nil {
+		t.Fatal(err)
+	}
+	orphaned.Close()
+	if err := os.Remove(shmfile.Path(orphaned.Name())); err != nil {
+		t.Fatal(err)
+	}
+	left := sides(t, orphaned.Name())
+	if len(left) != 1 {
+		t.Fatalf("%d side segments of the removed queue, want 1", len(left))
+	}
+	removed, err := admin.Sweep(admin.SweepOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	swept := false
+	for _, o := range removed {
+		swept = swept || o.Name == left[0]
+	}
+	if !swept || len(sides(t, orphaned.Name())) != 0 {
+		t.Fatalf("Sweep removed %v, not the orphan %s", removed, left[0])
+	}
+}
