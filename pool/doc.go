@@ -110,7 +110,9 @@
 // every wait; JoinableQueue adds TaskDone (in any process, as Python's)
 // and Join, which reports a consumer that died holding items
 // (ErrConsumerDied) instead of waiting for ever, and never one whose items
-// another process marked done. Pipe[T] is a pair of single-producer, single-consumer rings: Send
-// and Recv, io.EOF after the peer closes, ErrPeerDied after it dies. Items
-// larger than a quarter of the ring travel in side segments of their own.
+// another process marked done. Pipe[T] is a pair of single-producer,
+// single-consumer rings: Send and Recv, io.EOF after the peer closes,
+// ErrPeerDied after it dies. Items larger than a quarter of the ring travel
+// in side segments of their own, which live as long as their queue or pipe,
+// whatever becomes of the process that put them.
 package pool

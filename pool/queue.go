@@ -31,7 +31,10 @@ import (
 // Items are carried by a codec (see WithCodec): plain fixed-size types,
 // []byte and string with no encoding at all, anything else in a compact
 // binary format. Items larger than a quarter of the ring travel in a side
-// segment of their own, so any size works.
+// segment of their own, so any size works; such an item belongs to the
+// queue, not to its producer (which may exit at once), and goes with the
+// queue's name (its Unlink, its creator's Close, the tracker, `multiproc
+// rm` or `clean`).
 //
 // Shutdown closes the queue for everyone — the Go form of "no more items",
 // which Python users emulate with counted sentinels: Puts fail, Gets drain
