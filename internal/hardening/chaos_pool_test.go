@@ -167,7 +167,12 @@ func runPoolChaos(t *testing.T, retry bool) {
 	for _, s := range p.Stats() {
 		failures += s.Failures
 	}
-	if failures != len(dead) {
+	// Every failure is a death, and every death was a kill of ours: a test
+	// kill, a self-kill, or both (a worker the killer hit as its own armed
+	// task killed it). dead counts distinct pids, so a pid the kernel gave
+	// again within the run, or a worker killed both ways, counts once
+	// there: 261 failures = 246 + 15 kills against 259 pids, 1 run in 240.
+	if failures < len(dead) || failures > totalKills+selfKills {
 		t.Errorf("the pool counts %d worker failures; %d workers died (%d killed by the test, %d by their own task)", failures, len(dead), totalKills, selfKills)
 	}
 	mode := "without retries"
