@@ -90,26 +90,25 @@ func List() ([]Object, error) {
 }
 
 // sideOwners is the set of side-segment prefixes (shmfile.SidePrefix) of
-// the names in es: the owners a side segment may belong to.
+// the objects that may still own side segments: the files in es, and
+// those removed but still mapped by a process.
 func sideOwners(es []os.DirEntry) map[string]bool {
-	owners := map[string]bool{}
-	for _, e := range es {
-		if !shmfile.IsSide(e.Name()) {
-			owners[shmfile.SidePrefix(e.Name())] = true
-		}
+	names := make([]string, len(es))
+	for i, e := range es {
+		names[i] = e.Name()
 	}
-	return owners
+	return shmfile.SideOwners(names)
 }
 
 // markOrphan makes a side segment (an item too large for its queue's or
 // pipe's ring, which lives as long as that owner) leaked once its owner is
-// gone and nobody holds it: what a consumer killed between taking its record
-// and reading it leaves, if the owner's removal did not take it along.
+// gone — no file and no mapping — and nobody holds it: what the owner's
+// last holder leaves if it is killed before its Close.
 func markOrphan(o *Object, owners map[string]bool) {
 	if !shmfile.IsSide(o.Name) || o.Held || o.Problem != "" {
 		return
 	}
-	if !owners[o.Name[:len(shmfile.SidePrefix(""))]] {
+	if !owners[shmfile.SideOf(o.Name)] {
 		o.Leaked = true
 	}
 }

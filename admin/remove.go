@@ -42,10 +42,13 @@ func Remove(name string, force bool) (Object, error) {
 	case o.Held && !force:
 		return refuse(ErrHeld, "")
 	case force:
+		unheld := !o.Held
 		if err := unlinkIf(file, o.dev, o.ino); err != nil {
 			return o, err
 		}
-		removeSides(o)
+		if unheld {
+			removeSides(o)
+		}
 		return o, nil
 	}
 	removed, err := segment.TryRemoveUnheldID(file, o.dev, o.ino)
@@ -144,10 +147,11 @@ func allGone(r track.Registry, gone map[string]bool) bool {
 	return true
 }
 
-// removeSides removes, with a queue or a pipe, the side segments that hold
-// its items too large for its ring (they live as long as it does).
+// removeSides removes, with a queue or a pipe that nobody holds, the side
+// segments that carry its items too large for its ring (they live as long
+// as it does; one still held is left to its last holder's Close).
 func removeSides(o Object) {
 	if o.Kind == "Queue" || o.Kind == "Pipe" {
-		shmfile.RemoveSides(o.Name)
+		shmfile.RemoveSides(shmfile.SidePrefix(o.Name, o.ino))
 	}
 }

@@ -17,12 +17,12 @@ package pool
 // A side segment lives as long as its queue or pipe, not its producer: a
 // producer may put a large item and exit (its program too) long before a
 // consumer takes it. So it is not tracked; its name starts with the
-// owner's prefix (shmfile.SidePrefix), and whatever removes the owner's
-// name removes its side segments with it (shmfile.RemoveSides): the
-// owner's Unlink, its creator's Close, the tracker, `multiproc rm` and
-// `clean`. One whose record is never taken — a consumer killed between
-// taking the record and reading it, a producer killed before its put
-// committed — stays until then.
+// owner's prefix (shmfile.SidePrefix: the owner's name and inode), and the
+// owner's end removes its side segments (closeOwner, unlinkOwner, and the
+// tracker's and admin's removals; see internal/shmfile/side.go). One whose
+// record is never taken — a consumer killed between taking the record and
+// reading it, a producer killed before its put committed — stays until
+// then.
 
 import (
 	"fmt"
@@ -50,12 +50,38 @@ type carrier[T any] struct {
 	maxRecord int // the largest item through the ring itself
 	bufs      sync.Pool
 	what      string // "Queue[T] NAME", for messages
-	owner     string // the queue's or pipe's file name: its side segments' prefix
+	sides     string // the owner's shmfile.SidePrefix
 }
 
-func newCarrier[T any](c codec.Codec[T], info codec.Info, maxRecord int, owner, what string) *carrier[T] {
+func newCarrier[T any](c codec.Codec[T], info codec.Info, maxRecord int, owner *segment.File, what string) *carrier[T] {
 	s, _ := c.(codec.Sizer[T])
-	return &carrier[T]{c: c, sizer: s, info: info, maxRecord: maxRecord, owner: owner, what: what}
+	return &carrier[T]{c: c, sizer: s, info: info, maxRecord: maxRecord, sides: sidePrefix(owner), what: what}
+}
+
+// sidePrefix starts the names of the side segments of the queue or pipe in f.
+func sidePrefix(f *segment.File) string { return shmfile.SidePrefix(f.Name, f.Ino) }
+
+// closeOwner closes f, the File of a queue or a pipe, and removes its side
+// segments if this was the last handle on it anywhere and its name is gone
+// (or goes with this Close): the items too large for the ring end with the
+// object, not before — a producer may exit long before its items are taken.
+func closeOwner(f *segment.File) error {
+	last := (f.RemovesOnClose() || f.NameGone()) && f.Alone()
+	err := f.Close()
+	if last {
+		shmfile.RemoveSides(sidePrefix(f))
+	}
+	return err
+}
+
+// unlinkOwner removes the name of a queue or a pipe, and its side segments
+// if nobody else has it open (else the last holder's Close does).
+func unlinkOwner(f *segment.File) error {
+	err := f.Unlink()
+	if f.Alone() {
+		shmfile.RemoveSides(sidePrefix(f))
+	}
+	return err
 }
 
 func (k *carrier[T]) buf() *[]byte {
@@ -151,7 +177,7 @@ func (k *carrier[T]) encodeError(x *T, err error) error {
 // sideSegment writes an item of n bytes into a segment of its own and
 // returns the record that names it.
 func (k *carrier[T]) sideSegment(n int, write func([]byte) error) (outgoing[T], error) {
-	name := shmfile.GenerateSide(k.owner)
+	name := shmfile.GenerateSide(k.sides)
 	f, err := segment.Create(name, n, segment.CreateOptions{Kind: layout.KindRaw, Lifetime: segment.Persistent}, write)
 	if err != nil {
 		return outgoing[T]{}, fmt.Errorf("%s: an item of %d bytes needs a side segment: %w", k.what, n, err)

@@ -15,7 +15,6 @@ import (
 	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/ring"
 	"github.com/multiproc/multiproc/internal/segment"
-	"github.com/multiproc/multiproc/internal/shmfile"
 	"github.com/multiproc/multiproc/internal/wait"
 )
 
@@ -142,9 +141,9 @@ func (c *Conn[T]) attach(obj *segment.Object, end int, take bool, cd codec.Codec
 	}
 	c.e = e
 	what := fmt.Sprintf("pool: Conn[%s] %s:%d", reflect.TypeFor[T](), obj.Name, end)
-	c.k = newCarrier(cd, info, e.MaxRecord(), obj.Name, what)
+	c.k = newCarrier(cd, info, e.MaxRecord(), obj.File, what)
 	bc, binfo, _ := codec.For[[]byte]()
-	c.kb = newCarrier(bc, binfo, e.MaxRecord(), obj.Name, what)
+	c.kb = newCarrier(bc, binfo, e.MaxRecord(), obj.File, what)
 	return nil
 }
 
@@ -205,11 +204,7 @@ func (c *Conn[T]) Close() error {
 	if !c.life.Close(c.e.Kick) {
 		return nil
 	}
-	err := c.obj.Close()
-	if c.obj.Removed() {
-		shmfile.RemoveSides(c.obj.Name) // its messages too large for the ring go with it
-	}
-	return err
+	return closeOwner(c.obj.File)
 }
 
 // send and recv are Conn's Send and Recv for a carrier of item type V (T,

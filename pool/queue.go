@@ -12,7 +12,6 @@ import (
 	"github.com/multiproc/multiproc/internal/layout"
 	"github.com/multiproc/multiproc/internal/ring"
 	"github.com/multiproc/multiproc/internal/segment"
-	"github.com/multiproc/multiproc/internal/shmfile"
 	"github.com/multiproc/multiproc/internal/wait"
 )
 
@@ -165,7 +164,7 @@ func (q *Queue[T]) attach(obj *segment.Object, c codec.Codec[T], info codec.Info
 		return err
 	}
 	q.q = rq
-	q.k = newCarrier(c, info, rq.MaxRecord(), obj.Name, fmt.Sprintf("pool: Queue[%s] %s", reflect.TypeFor[T](), obj.Name))
+	q.k = newCarrier(c, info, rq.MaxRecord(), obj.File, fmt.Sprintf("pool: Queue[%s] %s", reflect.TypeFor[T](), obj.Name))
 	return nil
 }
 
@@ -415,21 +414,13 @@ func (q *Queue[T]) Close() error {
 	if !q.life.Close(q.q.Kick) {
 		return nil
 	}
-	err := q.obj.Close()
-	if q.obj.Removed() {
-		shmfile.RemoveSides(q.obj.Name) // its items too large for the ring go with it
-	}
-	return err
+	return closeOwner(q.obj.File)
 }
 
 // Unlink removes the queue's name, so no other process can open it;
 // handles already open keep working until closed. Items waiting in side
-// segments (those too large for the ring) go with the name.
-func (q *Queue[T]) Unlink() error {
-	err := q.obj.Unlink()
-	shmfile.RemoveSides(q.obj.Name)
-	return err
-}
+// segments (those too large for the ring) go once the last handle closes.
+func (q *Queue[T]) Unlink() error { return unlinkOwner(q.obj.File) }
 
 // closedErr is the error of a call on a closed handle.
 func (q *Queue[T]) closedErr(op string) error {

@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"runtime"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/multiproc/multiproc/admin"
 	"github.com/multiproc/multiproc/internal/proctest"
@@ -47,19 +51,33 @@ func roleBigSender(args []string) error {
 	return c.Send(context.Background(), bigItem(0))
 }
 
-func sides(t *testing.T, owner string) []string {
+// sides lists the side segments of the queue or pipe named owner (an
+// inode of 0: the one the name means now).
+func sides(t *testing.T, owner string, ino ...uint64) []string {
 	t.Helper()
+	if len(ino) == 0 {
+		ino = append(ino, inode(t, owner))
+	}
 	es, err := os.ReadDir(shmfile.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []string
 	for _, e := range es {
-		if strings.HasPrefix(e.Name(), shmfile.SidePrefix(owner)) {
+		if strings.HasPrefix(e.Name(), shmfile.SidePrefix(owner, ino[0])) {
 			out = append(out, e.Name())
 		}
 	}
 	return out
+}
+
+func inode(t *testing.T, name string) uint64 {
+	t.Helper()
+	fi, err := os.Lstat(shmfile.Path(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Sys().(*syscall.Stat_t).Ino
 }
 
 // A producer that is a program of its own (with its own tracker) puts
@@ -126,12 +144,13 @@ func TestQueueSideSegmentsGoWithTheirQueue(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := len(sides(t, named.Name())); n != 2 {
+	ino := inode(t, named.Name())
+	if n := len(sides(t, named.Name(), ino)); n != 2 {
 		t.Fatalf("%d side segments, want 2", n)
 	}
 	named.Unlink()
-	if left := sides(t, named.Name()); len(left) != 0 {
-		t.Fatalf("Unlink left the queue's side segments: %v", left)
+	if left := sides(t, named.Name(), ino); len(left) != 0 {
+		t.Fatalf("Unlink by the only holder left the queue's side segments: %v", left)
 	}
 	named.Close()
 
@@ -142,9 +161,52 @@ func TestQueueSideSegmentsGoWithTheirQueue(t *testing.T) {
 	if err := anon.Put(ctx, bigItem(0)); err != nil {
 		t.Fatal(err)
 	}
+	ino = inode(t, anon.Name())
 	anon.Close() // the creator's Close removes a queue without a Name
-	if left := sides(t, anon.Name()); len(left) != 0 {
+	if left := sides(t, anon.Name(), ino); len(left) != 0 {
 		t.Fatalf("the creator's Close left the queue's side segments: %v", left)
+	}
+
+	// Held by another handle, a queue whose name goes keeps its items
+	// until that handle, the last, closes.
+	shared, err := pool.NewQueue[[]byte](pool.Capacity(64 << 10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := pool.OpenQueue[[]byte](shared.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if err := shared.Put(ctx, bigItem(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ino = inode(t, shared.Name())
+	shared.Close() // removes the name; other still holds the queue
+	if b, err := other.Get(ctx); err != nil || !bytes.Equal(b, bigItem(0)) {
+		t.Fatalf("Get through the other handle after the creator's Close: %d bytes, %v", len(b), err)
+	}
+	if n := len(sides(t, shared.Name(), ino)); n != 1 {
+		t.Fatalf("%d side segments while the last handle is open, want 1", n)
+	}
+	// Nor is such an item an orphan to `multiproc clean`: its queue, though
+	// nameless, is mapped by a live process.
+	if _, err := admin.Sweep(admin.SweepOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := other.Get(ctx); err != nil || !bytes.Equal(b, bigItem(1)) {
+		t.Fatalf("Get through the other handle after a Sweep: %d bytes, %v", len(b), err)
+	}
+	if err := shared.Put(ctx, bigItem(2)); err == nil {
+		t.Fatal("Put on a closed handle succeeded")
+	}
+	if err := other.Put(ctx, bigItem(2)); err != nil {
+		t.Fatal(err)
+	}
+	other.Close()
+	if left := sides(t, shared.Name(), ino); len(left) != 0 {
+		t.Fatalf("the last handle's Close left the queue's side segments: %v", left)
 	}
 
 	// An orphan: the queue's file removed behind the library's back.
@@ -156,22 +218,33 @@ func TestQueueSideSegmentsGoWithTheirQueue(t *testing.T) {
 		t.Fatal(err)
 	}
 	orphaned.Close()
+	ino = inode(t, orphaned.Name())
 	if err := os.Remove(shmfile.Path(orphaned.Name())); err != nil {
 		t.Fatal(err)
 	}
-	left := sides(t, orphaned.Name())
+	left := sides(t, orphaned.Name(), ino)
 	if len(left) != 1 {
 		t.Fatalf("%d side segments of the removed queue, want 1", len(left))
 	}
-	removed, err := admin.Sweep(admin.SweepOptions{})
-	if err != nil {
-		t.Fatal(err)
+	// Until the closed handle's mapping goes (a cleanup the runtime runs
+	// after a GC, late on a loaded machine) the queue is alive: its side
+	// segment is no orphan yet. Then Sweep removes it.
+	deadline, _ := t.Deadline()
+	for {
+		runtime.GC()
+		removed, err := admin.Sweep(admin.SweepOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.ContainsFunc(removed, func(o admin.Object) bool { return o.Name == left[0] }) {
+			break
+		}
+		if !deadline.IsZero() && time.Until(deadline) < 5*time.Second {
+			t.Fatalf("Sweep never removed the orphan %s (last: %v)", left[0], removed)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	swept := false
-	for _, o := range removed {
-		swept = swept || o.Name == left[0]
-	}
-	if !swept || len(sides(t, orphaned.Name())) != 0 {
-		t.Fatalf("Sweep removed %v, not the orphan %s", removed, left[0])
+	if n := len(sides(t, orphaned.Name(), ino)); n != 0 {
+		t.Fatalf("%d side segments left after Sweep", n)
 	}
 }

@@ -52,6 +52,7 @@ import (
 	"github.com/multiproc/multiproc/admin"
 	"github.com/multiproc/multiproc/internal/proctest"
 	"github.com/multiproc/multiproc/internal/segment"
+	"github.com/multiproc/multiproc/internal/shmfile"
 	"github.com/multiproc/multiproc/pool"
 	"github.com/multiproc/multiproc/sem"
 	"github.com/multiproc/multiproc/shm"
@@ -259,13 +260,17 @@ func TestChaosPipe(t *testing.T) {
 		}
 	}
 	pc.drain()
+	sides := shmfile.SidePrefix(pname, inodeOf(t, pname))
+	orphans := pc.orphans(before, sides) // explained while the pipe is open
 	a.Close()
 	b.Close()
 	closed = true
 	if _, err := os.Lstat("/dev/shm/" + pname); err == nil {
 		t.Errorf("the pipe %s is still in /dev/shm after its creator closed it", pname)
 	}
-	orphans := pc.orphans(before)
+	if left := sideSegments(sides); len(left) != 0 {
+		t.Errorf("side segments of the pipe left after its last handle closed: %v", left)
+	}
 	t.Logf("pipe: %d kills (%d in the codec, mid-write or mid-read), each reported by ErrPeerDied with the victim's pid to the survivor's Send and Recv; %d+%d messages committed, each received exactly once and in order but %d taken by a receiver killed before it recorded them; %d Sends cut by the kill, uncommitted; %d side segments left by the dead, each explained",
 		n, pc.armed, pc.j.get(pjSent), pc.j.get(pjWords+pjSent), len(pc.lost), len(pc.uncommitted), orphans)
 }
@@ -416,10 +421,10 @@ func (pc *pipeChaos) drain() {
 
 // orphans checks each side segment of this test's messages left in
 // /dev/shm against the deaths that explain it, and removes it.
-func (pc *pipeChaos) orphans(before []string) int {
+func (pc *pipeChaos) orphans(before []string, sides string) int {
 	n := 0
 	for _, name := range listShmNames() {
-		if !strings.Contains(name, "qitem_") || slices.Contains(before, name) {
+		if !strings.HasPrefix(name, sides) || slices.Contains(before, name) {
 			continue
 		}
 		f, err := segment.Open(name, segment.OpenOptions{})
@@ -440,4 +445,25 @@ func (pc *pipeChaos) orphans(before []string) int {
 		n++
 	}
 	return n
+}
+
+// inodeOf is the inode of the file name in /dev/shm.
+func inodeOf(t *testing.T, name string) uint64 {
+	t.Helper()
+	fi, err := os.Lstat(shmfile.Path(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Sys().(*syscall.Stat_t).Ino
+}
+
+// sideSegments lists the files in /dev/shm named under prefix.
+func sideSegments(prefix string) []string {
+	var out []string
+	for _, name := range listShmNames() {
+		if strings.HasPrefix(name, prefix) {
+			out = append(out, name)
+		}
+	}
+	return out
 }

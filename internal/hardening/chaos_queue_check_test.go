@@ -191,15 +191,16 @@ func (c *queueChaos) finish() {
 }
 
 // orphans finds the side segments of this test's items left in /dev/shm
-// (not there before it) and checks that each is explained by a death: an
+// (named under sides, the queue's prefix, and not there before it: another
+// suite running beside this one has queues of its own) and checks that each is explained by a death: an
 // item a dead producer published and never committed, or one a killed
 // consumer took and never read. It removes them, as the tracker would at
 // the program's end, and returns how many there were.
-func (c *queueChaos) orphans(before []string) int {
+func (c *queueChaos) orphans(before []string, sides string) int {
 	t, j := c.t, c.j
 	n := 0
 	for _, name := range listShmNames() {
-		if !strings.Contains(name, "qitem_") || slices.Contains(before, name) {
+		if !strings.HasPrefix(name, sides) || slices.Contains(before, name) {
 			continue
 		}
 		f, err := segment.Open(name, segment.OpenOptions{})

@@ -28,6 +28,7 @@ import (
 
 	"github.com/multiproc/multiproc/admin"
 	"github.com/multiproc/multiproc/internal/proctest"
+	"github.com/multiproc/multiproc/internal/shmfile"
 	"github.com/multiproc/multiproc/pool"
 	"github.com/multiproc/multiproc/sem"
 )
@@ -254,6 +255,10 @@ func runQueueChaos(t *testing.T, joinable bool) {
 	if takeovers < c.heldProd+c.heldCons || takeovers > kills {
 		t.Errorf("%d takeovers of the queue's locks, for %d kills of which %d were seen holding one", takeovers, kills, c.heldProd+c.heldCons)
 	}
+	// The side segments the dead left are explained while the queue is
+	// open; its creator's Close, the last handle, then removes any left.
+	sides := shmfile.SidePrefix(qname, inodeOf(t, qname))
+	orphans := c.orphans(before, sides)
 	if err := c.q.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +266,9 @@ func runQueueChaos(t *testing.T, joinable bool) {
 	if _, err := os.Lstat("/dev/shm/" + qname); err == nil {
 		t.Errorf("the queue %s is still in /dev/shm after its creator closed it", qname)
 	}
-	orphans := c.orphans(before)
+	if left := sideSegments(sides); len(left) != 0 {
+		t.Errorf("side segments of the queue left after its last handle closed: %v", left)
+	}
 	t.Logf("%s queue: %d kills (%d in the codec, mid-write or mid-read; %d seen holding the producers' lock, %d the consumers'; %d takeovers in all), %d items committed, %d taken exactly once, %d lost with killed consumers (exactly those), %d uncommitted; %d side segments left by the dead, each explained",
 		mode, kills, c.armedKills, c.heldProd, c.heldCons, takeovers, c.committedTotal, c.takenOnce, c.lostTotal, c.uncommitted, orphans)
 	if joinable {

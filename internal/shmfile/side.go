@@ -1,9 +1,12 @@
 package shmfile
 
 import (
+	"bufio"
+	"encoding/binary"
 	"fmt"
 	"hash/fnv"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -12,25 +15,30 @@ import (
 // carries. Its life is its owner's (the queue or pipe), not its producer's:
 // a producer may put a large item and exit long before a consumer takes it,
 // so no tracker removes a side segment when the process that made it ends.
-// Instead its name starts with SidePrefix(owner), and whatever removes the
-// owner's name — its Unlink, its creator's Close or exit, the tracker after
-// a crash, `multiproc rm` or `clean` — removes the owner's side segments
-// with it (RemoveSides).
+// Instead its name starts with SidePrefix of its owner — the owner's name
+// and inode, so a newer object under the same name is another owner — and
+// the owner's end removes its side segments (RemoveSides): whoever removes
+// the owner's name while nobody holds it (its Unlink, its creator's Close,
+// the tracker, `multiproc rm` or `clean`), or else the last holder's Close
+// once the name is gone. A side segment whose owner is gone — no file and
+// no process mapping it — is an orphan (SideOwners), which `multiproc
+// clean` removes: what a holder killed before that Close leaves.
 
 // sideKind is the kind word of a side segment's name.
 const sideKind = "qitem"
 
-// SidePrefix starts the name of every side segment of owner:
-// "mpgo_qitem_<16 hex digits of owner's FNV-64a>_".
-func SidePrefix(owner string) string {
+// SidePrefix starts the name of every side segment of the object whose
+// file is owner, inode ino: "mpgo_qitem_<16 hex digits>_".
+func SidePrefix(owner string, ino uint64) string {
 	h := fnv.New64a()
 	h.Write([]byte(owner))
+	h.Write(binary.LittleEndian.AppendUint64([]byte{0}, ino))
 	return fmt.Sprintf("%s%s_%016x_", GeneratedPrefix, sideKind, h.Sum64())
 }
 
-// GenerateSide returns a fresh name for a side segment of owner.
-func GenerateSide(owner string) string {
-	return SidePrefix(owner) + strings.TrimPrefix(Generate(sideKind), GeneratedPrefix+sideKind+"_")
+// GenerateSide returns a fresh name under prefix (a SidePrefix).
+func GenerateSide(prefix string) string {
+	return prefix + strings.TrimPrefix(Generate(sideKind), GeneratedPrefix+sideKind+"_")
 }
 
 // IsSide reports whether file is a side segment's name.
@@ -40,17 +48,19 @@ func IsSide(file string) bool {
 	return ok && len(rest) == 16+1+16 && rest[16] == '_'
 }
 
-// RemoveSides removes the side segments of owner that nobody holds (under
-// TryRemove's flock rule: a consumer reading one removes it itself) and
-// returns how many it removed.
-func RemoveSides(owner string) int {
+// SideOf returns the SidePrefix part of a side segment's name.
+func SideOf(file string) string { return file[:len(GeneratedPrefix+sideKind+"_")+17] }
+
+// RemoveSides removes the side segments under prefix that nobody holds
+// (under TryRemove's flock rule: a consumer reading one removes it itself)
+// and returns how many it removed.
+func RemoveSides(prefix string) int {
 	d, err := os.Open(Dir)
 	if err != nil {
 		return 0
 	}
 	defer d.Close()
 	names, _ := d.Readdirnames(-1)
-	prefix := SidePrefix(owner)
 	n := 0
 	for _, name := range names {
 		if !strings.HasPrefix(name, prefix) || !IsSide(name) {
@@ -61,4 +71,53 @@ func RemoveSides(owner string) int {
 		}
 	}
 	return n
+}
+
+// SideOwners returns the SidePrefix of every object that may still own
+// side segments: each file in Dir (names, with their inodes from stat) and
+// each file of Dir already removed but still mapped by a process we can
+// read /proc/PID/maps of (an owner unlinked while in use).
+func SideOwners(names []string) map[string]bool {
+	owners := map[string]bool{}
+	for _, name := range names {
+		if IsSide(name) {
+			continue
+		}
+		if fi, err := os.Lstat(Path(name)); err == nil {
+			if st, ok := statIno(fi); ok {
+				owners[SidePrefix(name, st)] = true
+			}
+		}
+	}
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		if _, err := strconv.Atoi(p.Name()); err != nil {
+			continue
+		}
+		f, err := os.Open("/proc/" + p.Name() + "/maps")
+		if err != nil {
+			continue
+		}
+		s := bufio.NewScanner(f)
+		for s.Scan() {
+			// address perms offset dev inode path [(deleted)]
+			line := s.Text()
+			if !strings.HasSuffix(line, " (deleted)") {
+				continue
+			}
+			at := strings.Index(line, " "+Dir+"/")
+			fields := strings.Fields(line)
+			if at < 0 || len(fields) < 6 {
+				continue
+			}
+			ino, err := strconv.ParseUint(fields[4], 10, 64)
+			if err != nil {
+				continue
+			}
+			name := strings.TrimSuffix(line[at+len(Dir)+2:], " (deleted)") // a name may hold spaces
+			owners[SidePrefix(name, ino)] = true
+		}
+		f.Close()
+	}
+	return owners
 }

@@ -278,8 +278,9 @@ func (s *server) exited(c *peer, now time.Time) {
 		if e.Lifetime != WhileCreatorHolds || e.PID != c.pid || e.Start32 != c.start32 {
 			continue
 		}
+		unheld := notHeld(e)
 		err := shmfile.Unlink(shmfile.Path(e.File), e.id())
-		if err == nil {
+		if err == nil && unheld {
 			removeSides(e)
 		}
 		switch {
@@ -433,8 +434,9 @@ func (s *server) drain() {
 		young := false
 		for _, e := range sorted(s.live) {
 			if e.Lifetime == WhileCreatorHolds {
+				unheld := notHeld(e)
 				err := shmfile.Unlink(shmfile.Path(e.File), e.id())
-				if err == nil {
+				if err == nil && unheld {
 					removeSides(e)
 				}
 				if err != nil && !isNotExist(err) {
@@ -529,11 +531,24 @@ func isFile(e Entry) bool {
 	return unix.Lstat(shmfile.Path(e.File), &st) == nil && st.Dev == e.Dev && st.Ino == e.Ino
 }
 
-// removeSides removes, with a queue or a pipe, the side segments that hold
-// its items too large for its ring: they live as long as it does, not as
-// long as the processes that made them (shmfile.SidePrefix).
+// removeSides removes, with a queue or a pipe that nobody holds, the side
+// segments that carry its items too large for its ring: they live as long
+// as it does, not as long as the processes that made them (see
+// internal/shmfile/side.go). One still held is left to its last holder.
 func removeSides(e Entry) {
-	if e.Kind == layout.KindQueue || e.Kind == layout.KindPipe {
-		shmfile.RemoveSides(e.File)
+	if isOwner(e) {
+		shmfile.RemoveSides(shmfile.SidePrefix(e.File, e.Ino))
 	}
 }
+
+// notHeld reports whether e is a queue or a pipe that no process holds:
+// removing its name then ends it, and its side segments with it.
+func notHeld(e Entry) bool {
+	if !isOwner(e) {
+		return false
+	}
+	held, err := shmfile.Held(shmfile.Path(e.File))
+	return err == nil && !held
+}
+
+func isOwner(e Entry) bool { return e.Kind == layout.KindQueue || e.Kind == layout.KindPipe }
