@@ -89,6 +89,16 @@ func SideOwners(names []string) map[string]bool {
 			}
 		}
 	}
+	for p := range MappedOwners() {
+		owners[p] = true
+	}
+	return owners
+}
+
+// MappedOwners returns the SidePrefix of every file of Dir that is already
+// removed but still mapped by a process whose /proc/PID/maps we can read.
+func MappedOwners() map[string]bool {
+	owners := map[string]bool{}
 	procs, _ := os.ReadDir("/proc")
 	for _, p := range procs {
 		if _, err := strconv.Atoi(p.Name()); err != nil {

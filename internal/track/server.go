@@ -66,6 +66,7 @@ type server struct {
 	eof     time.Time // when the connection reported EOF; zero before
 
 	live    map[string]Entry
+	owed    []Entry       // queues and pipes removed while held: their side segments, once unmapped
 	clients map[int]*peer // by pid: every process that said hello
 	reg     *registry
 	out     io.Writer
@@ -280,9 +281,7 @@ func (s *server) exited(c *peer, now time.Time) {
 		}
 		unheld := notHeld(e)
 		err := shmfile.Unlink(shmfile.Path(e.File), e.id())
-		if err == nil && unheld {
-			removeSides(e)
-		}
+		s.endSides(e, err == nil, unheld)
 		switch {
 		case err == nil && c.settled:
 			s.sayRemovedBy(c, e) // a record read after its creator was settled
@@ -436,9 +435,7 @@ func (s *server) drain() {
 			if e.Lifetime == WhileCreatorHolds {
 				unheld := notHeld(e)
 				err := shmfile.Unlink(shmfile.Path(e.File), e.id())
-				if err == nil && unheld {
-					removeSides(e)
-				}
+				s.endSides(e, err == nil, unheld)
 				if err != nil && !isNotExist(err) {
 					fmt.Fprintf(s.out, "multiproc tracker: cannot remove %s %s: %v\n", kindWord(e.Kind), e.File, err)
 				} else if err == nil && s.endOf(e).killed() {
@@ -488,7 +485,16 @@ func (s *server) drain() {
 			done = append(done, "U "+quote(e.File)+"\n"...)
 		}
 		s.reg.record(done, s.live)
+		s.payOwed()
 		if len(s.live) == 0 {
+			// The program's other processes (a Pool's workers) may still
+			// map a queue or pipe whose name went: give them the grace
+			// a dying process gets, then leave the rest to its last
+			// holder's Close or to `multiproc clean`.
+			for end := time.Now().Add(exitGrace); len(s.owed) > 0 && time.Now().Before(end); {
+				time.Sleep(statusPoll)
+				s.payOwed()
+			}
 			return
 		}
 		if young {
@@ -539,6 +545,38 @@ func removeSides(e Entry) {
 	if isOwner(e) {
 		shmfile.RemoveSides(shmfile.SidePrefix(e.File, e.Ino))
 	}
+}
+
+// endSides follows the removal of e's name (removed: it was ours to
+// remove): a queue or a pipe nobody held ends with it, side segments and
+// all; one still held owes its side segments, paid once nobody maps it.
+func (s *server) endSides(e Entry, removed, unheld bool) {
+	switch {
+	case !removed || !isOwner(e):
+	case unheld:
+		removeSides(e)
+	default:
+		s.owed = append(s.owed, e)
+	}
+}
+
+// payOwed removes the side segments of the queues and pipes in owed that
+// no process maps any more (their last holder died before its Close would
+// have removed them).
+func (s *server) payOwed() {
+	if len(s.owed) == 0 {
+		return
+	}
+	mapped := shmfile.MappedOwners()
+	kept := s.owed[:0]
+	for _, e := range s.owed {
+		if p := shmfile.SidePrefix(e.File, e.Ino); !mapped[p] {
+			shmfile.RemoveSides(p)
+			continue
+		}
+		kept = append(kept, e)
+	}
+	s.owed = kept
 }
 
 // notHeld reports whether e is a queue or a pipe that no process holds:
