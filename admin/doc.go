@@ -40,6 +40,13 @@
 // that an object somebody opens meanwhile is kept. Persistent objects are
 // never leaked: only Remove (`multiproc rm`) removes them.
 //
+// A side segment, mpgo_qitem_… (an item too large for its queue's or
+// pipe's ring), lives as long as its owner, which Remove and Sweep remove
+// it with. It is leaked once its owner is gone — no file of that name and
+// inode, and no process mapping the removed file (read from /proc/PID/maps)
+// — and nobody holds it: what a queue's last holder leaves when it is
+// killed before its Close.
+//
 // # Caveats
 //
 //   - "Held" sees processes that opened the object through multiproc (Go),
