@@ -45,7 +45,9 @@
 // it with. It is leaked once its owner is gone — no file of that name and
 // inode, and no process mapping the removed file (read from /proc/PID/maps)
 // — and nobody holds it: what a queue's last holder leaves when it is
-// killed before its Close.
+// killed before its Close. Where some process's maps cannot be read (another
+// user's, a non-dumpable one, /proc with hidepid, a sandbox's pid 1), no
+// side segment is called leaked: that process might map its owner.
 //
 // # Caveats
 //

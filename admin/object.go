@@ -92,12 +92,18 @@ func List() ([]Object, error) {
 // sideOwners is the set of side-segment prefixes (shmfile.SidePrefix) of
 // the objects that may still own side segments: the files in es, and
 // those removed but still mapped by a process.
+// It is nil when some process's maps could not be read: then no side
+// segment can be shown to be an orphan.
 func sideOwners(es []os.DirEntry) map[string]bool {
 	names := make([]string, len(es))
 	for i, e := range es {
 		names[i] = e.Name()
 	}
-	return shmfile.SideOwners(names)
+	owners, complete := shmfile.SideOwners(names)
+	if !complete {
+		return nil
+	}
+	return owners
 }
 
 // markOrphan makes a side segment (an item too large for its queue's or
@@ -105,7 +111,7 @@ func sideOwners(es []os.DirEntry) map[string]bool {
 // gone — no file and no mapping — and nobody holds it: what the owner's
 // last holder leaves if it is killed before its Close.
 func markOrphan(o *Object, owners map[string]bool) {
-	if !shmfile.IsSide(o.Name) || o.Held || o.Problem != "" {
+	if !shmfile.IsSide(o.Name) || o.Held || o.Problem != "" || owners == nil {
 		return
 	}
 	if !owners[shmfile.SideOf(o.Name)] {

@@ -42,12 +42,15 @@ func Remove(name string, force bool) (Object, error) {
 	case o.Held && !force:
 		return refuse(ErrHeld, "")
 	case force:
-		unheld := !o.Held
+		// Unheld, it goes under an exclusive flock (nobody can open it
+		// meanwhile), and a queue's side segments with it; held, only the
+		// name goes, and its last holder's Close removes those.
+		if removed, err := segment.TryRemoveUnheldID(file, o.dev, o.ino); err == nil && removed {
+			removeSides(o)
+			return o, nil
+		}
 		if err := unlinkIf(file, o.dev, o.ino); err != nil {
 			return o, err
-		}
-		if unheld {
-			removeSides(o)
 		}
 		return o, nil
 	}

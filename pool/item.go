@@ -61,27 +61,37 @@ func newCarrier[T any](c codec.Codec[T], info codec.Info, maxRecord int, owner *
 // sidePrefix starts the names of the side segments of the queue or pipe in f.
 func sidePrefix(f *segment.File) string { return shmfile.SidePrefix(f.Name, f.Ino) }
 
-// closeOwner closes f, the File of a queue or a pipe, and removes its side
-// segments if this was the last handle on it anywhere and its name is gone
-// (or goes with this Close): the items too large for the ring end with the
-// object, not before — a producer may exit long before its items are taken.
+// closeOwner closes f, the File of a queue or a pipe, and then, if its
+// name is gone (this Close may have removed it) and nobody holds it any
+// more, removes its side segments: the items too large for the ring end
+// with the object, not before — a producer may exit long before its items
+// are taken. Whoever releases last finds nobody holding it (two closers at
+// once may both do it, which is harmless).
 func closeOwner(f *segment.File) error {
-	last := (f.RemovesOnClose() || f.NameGone()) && f.Alone()
+	probe, perr := f.Probe()
 	err := f.Close()
-	if last {
-		shmfile.RemoveSides(sidePrefix(f))
+	if perr == nil {
+		if f.NameGone() && shmfile.LastHolder(probe, shmfile.ID{Dev: f.Dev, Ino: f.Ino}) {
+			shmfile.RemoveSides(sidePrefix(f))
+		}
+		probe.Close()
 	}
 	return err
 }
 
-// unlinkOwner removes the name of a queue or a pipe, and its side segments
-// if nobody else has it open (else the last holder's Close does).
-func unlinkOwner(f *segment.File) error {
-	err := f.Unlink()
-	if f.Alone() {
-		shmfile.RemoveSides(sidePrefix(f))
+// unlinkOwner removes the name of a queue or a pipe. Its side segments stay
+// for the handles still open (closeOwner removes them at the last one's
+// Close); after this handle's Close (closed), a name nobody holds is
+// removed under an exclusive flock, and its side segments with it.
+func unlinkOwner(f *segment.File, closed bool) error {
+	if closed {
+		if removed, err := segment.TryRemoveUnheldID(f.Name, f.Dev, f.Ino); err == nil && removed {
+			f.Unlink() // tells the tracker; the name is gone already
+			shmfile.RemoveSides(sidePrefix(f))
+			return nil
+		}
 	}
-	return err
+	return f.Unlink()
 }
 
 func (k *carrier[T]) buf() *[]byte {

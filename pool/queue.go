@@ -31,9 +31,8 @@ import (
 // []byte and string with no encoding at all, anything else in a compact
 // binary format. Items larger than a quarter of the ring travel in a side
 // segment of their own, so any size works; such an item belongs to the
-// queue, not to its producer (which may exit at once), and goes with the
-// queue's name (its Unlink, its creator's Close, the tracker, `multiproc
-// rm` or `clean`).
+// queue, not to its producer (which may exit at once), and ends with the
+// queue: when its name is gone and its last handle closes.
 //
 // Shutdown closes the queue for everyone — the Go form of "no more items",
 // which Python users emulate with counted sentinels: Puts fail, Gets drain
@@ -420,7 +419,7 @@ func (q *Queue[T]) Close() error {
 // Unlink removes the queue's name, so no other process can open it;
 // handles already open keep working until closed. Items waiting in side
 // segments (those too large for the ring) go once the last handle closes.
-func (q *Queue[T]) Unlink() error { return unlinkOwner(q.obj.File) }
+func (q *Queue[T]) Unlink() error { return unlinkOwner(q.obj.File, q.life.Closed()) }
 
 // closedErr is the error of a call on a closed handle.
 func (q *Queue[T]) closedErr(op string) error {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -283,7 +284,18 @@ func TestKilledProducersAndConsumersLoseNothing(t *testing.T) {
 			}
 		}
 	}
-	// The last producers finish; then the consumers drain and stop.
+	// The last producers finish; then the consumers drain and stop. A
+	// consumer armed to kill itself may still do so meanwhile: replace it,
+	// or with both consumers gone the ring fills and the producers wait for
+	// room for ever (1 run in 31 of the suite under load).
+	for slices.ContainsFunc(producers, func(p *proctest.Child) bool { return !exited(p) }) {
+		for i, c := range consumers {
+			if exited(c) {
+				consumers[i] = startConsumer()
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
 	for _, p := range producers {
 		p.Wait() // may have killed itself
 	}

@@ -300,12 +300,6 @@ func (f *File) Close() error {
 // (the creator's Close of a WhileCreatorHolds object).
 func (f *File) Removed() bool { return f.closeRemoved.Load() }
 
-// RemovesOnClose reports whether this File's Close will remove the name:
-// it created an object that lives while its creator holds it.
-func (f *File) RemovesOnClose() bool {
-	return f.Created && f.life == WhileCreatorHolds && !f.closeRemoved.Load()
-}
-
 // NameGone reports whether the file's name no longer means this object
 // (removed, or given to another file).
 func (f *File) NameGone() bool {
@@ -313,16 +307,12 @@ func (f *File) NameGone() bool {
 	return unix.Lstat(f.Path(), &st) != nil || st.Dev != f.Dev || st.Ino != f.Ino
 }
 
-// Alone reports whether no other open File, in this process or another,
-// holds the object. It trades this File's shared flock for an exclusive one
-// without waiting and takes the shared one back; a failed trade drops the
-// shared lock for a moment (flock(2) converts by unlocking first), in which
-// a sweeper could find the object unheld — so call it only once the name
-// is gone, or while closing.
-func (f *File) Alone() bool {
-	alone := unix.Flock(f.Fd(), unix.LOCK_EX|unix.LOCK_NB) == nil
-	flockRetry(f.Fd(), unix.LOCK_SH)
-	return alone
+// Probe opens a second open file description of the object, with no lock
+// (through /proc/self/fd, which reaches it after its name is gone too), for
+// a caller that must learn, after its own Close, whether anyone still
+// holds the object (shmfile.LastHolder).
+func (f *File) Probe() (*os.File, error) {
+	return os.Open("/proc/self/fd/" + strconv.Itoa(f.Fd()))
 }
 
 // Release is Close for cleanups that run when a handle has become garbage

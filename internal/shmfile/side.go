@@ -8,6 +8,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Side segments. An item too large for a queue's or a pipe's ring travels
@@ -18,11 +21,12 @@ import (
 // Instead its name starts with SidePrefix of its owner — the owner's name
 // and inode, so a newer object under the same name is another owner — and
 // the owner's end removes its side segments (RemoveSides): whoever removes
-// the owner's name while nobody holds it (its Unlink, its creator's Close,
-// the tracker, `multiproc rm` or `clean`), or else the last holder's Close
-// once the name is gone. A side segment whose owner is gone — no file and
-// no process mapping it — is an orphan (SideOwners), which `multiproc
-// clean` removes: what a holder killed before that Close leaves.
+// the owner's name while nobody holds it (TryRemove: an Unlink after the
+// last Close, the tracker, `multiproc rm` or `clean`), or else the last
+// holder's Close once the name is gone (LastHolder). A side segment whose
+// owner is gone — no file and no process mapping it — is an orphan
+// (SideOwners), which `multiproc clean` removes: what a last holder killed
+// before its Close leaves.
 
 // sideKind is the kind word of a side segment's name.
 const sideKind = "qitem"
@@ -73,12 +77,36 @@ func RemoveSides(prefix string) int {
 	return n
 }
 
+// LastHolder reports whether no process holds the object open by probe (an
+// open file description with no lock of its own: segment.File.Probe, or
+// one the tracker kept) — every holder has a shared flock for as long as it
+// does. A moment's exclusive lock is a probe's or a sweeper's, never a
+// holder's: LastHolder waits a little for it to go.
+func LastHolder(probe *os.File, id ID) bool {
+	fd := int(probe.Fd())
+	for range 50 {
+		if unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) == nil {
+			unix.Flock(fd, unix.LOCK_UN)
+			return true
+		}
+		if shared, _, err := Flocks(id); err != nil || shared > 0 {
+			return false
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return false
+}
+
 // SideOwners returns the SidePrefix of every object that may still own
 // side segments: each file in Dir (names, with their inodes from stat) and
 // each file of Dir already removed but still mapped by a process we can
 // read /proc/PID/maps of (an owner unlinked while in use).
-func SideOwners(names []string) map[string]bool {
-	owners := map[string]bool{}
+//
+// complete is false when some process's maps could not be read (another
+// user's, a non-dumpable one, /proc mounted with hidepid): an owner only
+// such a process maps would look gone, so nothing may be called orphaned.
+func SideOwners(names []string) (owners map[string]bool, complete bool) {
+	owners = map[string]bool{}
 	for _, name := range names {
 		if IsSide(name) {
 			continue
@@ -89,16 +117,18 @@ func SideOwners(names []string) map[string]bool {
 			}
 		}
 	}
-	for p := range MappedOwners() {
+	mapped, complete := MappedOwners()
+	for p := range mapped {
 		owners[p] = true
 	}
-	return owners
+	return owners, complete
 }
 
 // MappedOwners returns the SidePrefix of every file of Dir that is already
-// removed but still mapped by a process whose /proc/PID/maps we can read.
-func MappedOwners() map[string]bool {
-	owners := map[string]bool{}
+// removed but still mapped by a process whose /proc/PID/maps we can read,
+// and whether we could read every process's.
+func MappedOwners() (owners map[string]bool, complete bool) {
+	owners, complete = map[string]bool{}, true
 	procs, _ := os.ReadDir("/proc")
 	for _, p := range procs {
 		if _, err := strconv.Atoi(p.Name()); err != nil {
@@ -106,6 +136,9 @@ func MappedOwners() map[string]bool {
 		}
 		f, err := os.Open("/proc/" + p.Name() + "/maps")
 		if err != nil {
+			if !os.IsNotExist(err) { // not one that just exited
+				complete = false
+			}
 			continue
 		}
 		s := bufio.NewScanner(f)
@@ -125,9 +158,13 @@ func MappedOwners() map[string]bool {
 				continue
 			}
 			name := strings.TrimSuffix(line[at+len(Dir)+2:], " (deleted)") // a name may hold spaces
-			owners[SidePrefix(name, ino)] = true
+			owners[SidePrefix(unescapeMaps(name), ino)] = true
 		}
 		f.Close()
 	}
-	return owners
+	return owners, complete
 }
+
+// unescapeMaps undoes the kernel's escape of a newline in a maps path
+// (seq_file_path writes it as \012).
+func unescapeMaps(s string) string { return strings.ReplaceAll(s, `\012`, "\n") }

@@ -66,7 +66,7 @@ type server struct {
 	eof     time.Time // when the connection reported EOF; zero before
 
 	live    map[string]Entry
-	owed    []Entry       // queues and pipes removed while held: their side segments, once unmapped
+	owed    []owed        // queues and pipes removed while held: their side segments, once unheld
 	clients map[int]*peer // by pid: every process that said hello
 	reg     *registry
 	out     io.Writer
@@ -279,9 +279,7 @@ func (s *server) exited(c *peer, now time.Time) {
 		if e.Lifetime != WhileCreatorHolds || e.PID != c.pid || e.Start32 != c.start32 {
 			continue
 		}
-		unheld := notHeld(e)
-		err := shmfile.Unlink(shmfile.Path(e.File), e.id())
-		s.endSides(e, err == nil, unheld)
+		err := s.removeOwned(e)
 		switch {
 		case err == nil && c.settled:
 			s.sayRemovedBy(c, e) // a record read after its creator was settled
@@ -433,9 +431,7 @@ func (s *server) drain() {
 		young := false
 		for _, e := range sorted(s.live) {
 			if e.Lifetime == WhileCreatorHolds {
-				unheld := notHeld(e)
-				err := shmfile.Unlink(shmfile.Path(e.File), e.id())
-				s.endSides(e, err == nil, unheld)
+				err := s.removeOwned(e)
 				if err != nil && !isNotExist(err) {
 					fmt.Fprintf(s.out, "multiproc tracker: cannot remove %s %s: %v\n", kindWord(e.Kind), e.File, err)
 				} else if err == nil && s.endOf(e).killed() {
@@ -547,46 +543,53 @@ func removeSides(e Entry) {
 	}
 }
 
-// endSides follows the removal of e's name (removed: it was ours to
-// remove): a queue or a pipe nobody held ends with it, side segments and
-// all; one still held owes its side segments, paid once nobody maps it.
-func (s *server) endSides(e Entry, removed, unheld bool) {
-	switch {
-	case !removed || !isOwner(e):
-	case unheld:
-		removeSides(e)
-	default:
-		s.owed = append(s.owed, e)
+// removeOwned removes the name of e, which lives while its creator holds
+// it and whose creator is gone, whoever else holds it. A queue or a pipe
+// nobody holds ends with its name, side segments and all (TryRemove
+// unlinks under an exclusive flock, so nobody can open it meanwhile); one
+// still held owes its side segments, paid once nobody holds it (payOwed)
+// — through a descriptor kept now, as the name will be gone.
+func (s *server) removeOwned(e Entry) error {
+	path := shmfile.Path(e.File)
+	if !isOwner(e) {
+		return shmfile.Unlink(path, e.id())
 	}
+	if removed, err := shmfile.TryRemove(path, e.id()); err == nil && removed {
+		removeSides(e)
+		return nil
+	}
+	probe, perr := os.Open(path)
+	err := shmfile.Unlink(path, e.id())
+	switch {
+	case perr != nil:
+	case err == nil:
+		s.owed = append(s.owed, owed{e, probe})
+	default:
+		probe.Close()
+	}
+	return err
+}
+
+// owed is a queue or a pipe removed while held, and a descriptor of it.
+type owed struct {
+	e     Entry
+	probe *os.File
 }
 
 // payOwed removes the side segments of the queues and pipes in owed that
-// no process maps any more (their last holder died before its Close would
-// have removed them).
+// nobody holds any more (their last holder died before its Close would
+// have removed them, or closed before we looked).
 func (s *server) payOwed() {
-	if len(s.owed) == 0 {
-		return
-	}
-	mapped := shmfile.MappedOwners()
 	kept := s.owed[:0]
-	for _, e := range s.owed {
-		if p := shmfile.SidePrefix(e.File, e.Ino); !mapped[p] {
-			shmfile.RemoveSides(p)
+	for _, o := range s.owed {
+		if shmfile.LastHolder(o.probe, o.e.id()) {
+			removeSides(o.e)
+			o.probe.Close()
 			continue
 		}
-		kept = append(kept, e)
+		kept = append(kept, o)
 	}
 	s.owed = kept
-}
-
-// notHeld reports whether e is a queue or a pipe that no process holds:
-// removing its name then ends it, and its side segments with it.
-func notHeld(e Entry) bool {
-	if !isOwner(e) {
-		return false
-	}
-	held, err := shmfile.Held(shmfile.Path(e.File))
-	return err == nil && !held
 }
 
 func isOwner(e Entry) bool { return e.Kind == layout.KindQueue || e.Kind == layout.KindPipe }
