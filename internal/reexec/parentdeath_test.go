@@ -82,13 +82,16 @@ func roleOrphanParent(args []string) error {
 // roleWatch answers each line on stdin with "pong", and once its parent
 // is gone (getppid changes) creates the file args[0] and lives on.
 func roleWatch(args []string) int {
+	// The parent first, before any pong tells it we are alive: read after
+	// the parent is killed, it would be init's pid, which never changes
+	// (the test then waited for the flag until its deadline, 1 run in 40).
+	ppid := os.Getppid()
 	go func() {
 		sc := bufio.NewScanner(os.Stdin)
 		for sc.Scan() {
 			fmt.Println("pong")
 		}
 	}()
-	ppid := os.Getppid()
 	for os.Getppid() == ppid {
 		time.Sleep(5 * time.Millisecond)
 	}
