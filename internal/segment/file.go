@@ -296,10 +296,6 @@ func (f *File) Close() error {
 	return f.closeErr
 }
 
-// Removed reports whether this File's Close removed the object's name
-// (the creator's Close of a WhileCreatorHolds object).
-func (f *File) Removed() bool { return f.closeRemoved.Load() }
-
 // NameGone reports whether the file's name no longer means this object
 // (removed, or given to another file).
 func (f *File) NameGone() bool {
